@@ -1,0 +1,318 @@
+"""The `wavecoder` command: run a pipeline, inspect a run, or run one stage on its own.
+
+    wavecoder run CONFIG [--from S] [--to S] [--force S] [key=value ...]
+    wavecoder status RUN_DIR
+    wavecoder show RUN_DIR STAGE [-n 5] [--rejected]
+    wavecoder STAGE -i INPUT... -o OUTDIR [key=value ...] [--shard i/n]
+    wavecoder train ... / wavecoder eval ...   (their own shapes; see their --help)
+
+Exit codes: 0 success, 1 a stage failed, 2 bad usage, config or input, 3 a finished stage is stale
+(rerun with --force), 130 interrupted. Not here: any stage's logic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from wavecoder import __version__
+from wavecoder import config as cfgmod
+from wavecoder import pipeline as pl
+from wavecoder.progress import setup_logging
+from wavecoder.store import Shard, StageDir, StoreError
+
+log = logging.getLogger("wavecoder")
+
+# Subsystems with a command shape of their own: name -> (module, one-line help).
+DELEGATED: dict[str, tuple[str, str]] = {
+    "train": ("wavecoder.train.cli", "fine-tune a code LLM on instruction data (TRL SFT)"),
+    "eval": (
+        "wavecoder.evals.cli",
+        "generate and score HumanEval, MBPP, HumanEvalPack in a sandbox",
+    ),
+}
+
+EXAMPLES = {
+    "run": "wavecoder run configs/tiny.yaml\n  wavecoder run configs/tiny.yaml --force select "
+    "select.budget=50",
+    "status": "wavecoder status runs/tiny",
+    "show": "wavecoder show runs/tiny filter -n 3 --rejected",
+}
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wavecoder",
+        formatter_class=_formatter,
+        description="WaveCoder end to end: raw code -> diverse coreset -> LLM-generated "
+        "instruction data -> fine-tuned code LLM -> evaluation.",
+        epilog="example:\n  wavecoder run configs/tiny.yaml && wavecoder status runs/tiny",
+    )
+    parser.add_argument("--version", action="version", version=f"wavecoder {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-q", "--quiet", action="store_true", help="warnings only, no progress bars"
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_run(sub, common)
+    _add_status(sub, common)
+    _add_show(sub, common)
+    for spec in pl.STAGES:
+        _add_stage(sub, common, spec)
+    for name, (module, help_) in DELEGATED.items():
+        p = sub.add_parser(
+            name,
+            help=help_,
+            parents=[common],
+            formatter_class=_formatter,
+            description=help_,
+            add_help=False,
+        )
+        p.add_argument("-h", "--help", action="store_true", help="show this help message")
+        p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        p.set_defaults(delegate=module)
+    return parser
+
+
+def _add_run(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the pipeline of an experiment YAML",
+        parents=[common],
+        formatter_class=_formatter,
+        epilog="example:\n  " + EXAMPLES["run"],
+        description="Run the stages of CONFIG in order into its run_dir. Finished "
+        "stages with the same settings are skipped; interrupted ones "
+        "resume.",
+    )
+    p.add_argument("config", type=Path, help="experiment YAML (see configs/)")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="dotted overrides, e.g. select.budget=100 run_dir=runs/x",
+    )
+    p.add_argument("--from", dest="start", metavar="STAGE", help="first stage to run")
+    p.add_argument("--to", dest="stop", metavar="STAGE", help="last stage to run")
+    p.add_argument(
+        "--force",
+        action="append",
+        default=[],
+        metavar="STAGE",
+        help="rerun STAGE and every stage after it (repeatable)",
+    )
+    p.add_argument(
+        "--shard",
+        type=Shard.parse,
+        metavar="i/n",
+        help="process only the ids with hash(id) %% n == i",
+    )
+    p.set_defaults(func=cmd_run)
+
+
+def _add_status(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "status",
+        help="a table of a run's stages",
+        parents=[common],
+        formatter_class=_formatter,
+        epilog="example:\n  " + EXAMPLES["status"],
+        description="For each stage: done or not, record counts, whether its "
+        "fingerprint still matches the saved config, time taken.",
+    )
+    p.add_argument("run_dir", type=Path)
+    p.set_defaults(func=cmd_status)
+
+
+def _add_show(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "show",
+        help="print a few records of a stage",
+        parents=[common],
+        formatter_class=_formatter,
+        epilog="example:\n  " + EXAMPLES["show"],
+        description="Print the first N records a stage wrote (or rejected).",
+    )
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("stage")
+    p.add_argument("-n", type=int, default=5, help="how many records (default 5)")
+    p.add_argument("--rejected", action="store_true", help="show dropped records and reasons")
+    p.set_defaults(func=cmd_show)
+
+
+def _add_stage(
+    sub: argparse._SubParsersAction, common: argparse.ArgumentParser, spec: pl.StageSpec
+) -> None:
+    example = f"wavecoder {spec.name} -i runs/tiny/<input> -o out/{spec.name} key=value"
+    if spec.name == "ingest":
+        example = (
+            "wavecoder ingest -i stdlib -o out/ingest\n  wavecoder ingest -i "
+            "python_train_0.jsonl.gz -i path/to/repo -o out/ingest"
+        )
+    p = sub.add_parser(
+        spec.name,
+        help=spec.help,
+        parents=[common],
+        formatter_class=_formatter,
+        description=f"{spec.help[0].upper()}{spec.help[1:]}. OUTDIR gets the same "
+        "files as the stage's folder in a run directory.",
+        epilog=f"example:\n  {example}\n\nkey=value sets a field of the stage's "
+        f"config section (see configs/paper.yaml, section {spec.name}).",
+    )
+    p.add_argument(
+        "-i",
+        "--input",
+        action="append",
+        default=[],
+        metavar="INPUT",
+        help="an upstream stage folder (in the order the stage reads them), or NAME=DIR;"
+        " for ingest: source files, folders or 'stdlib'",
+    )
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    p.add_argument("overrides", nargs="*", metavar="key=value")
+    p.add_argument("--config", type=Path, help=f"take the {spec.name} section from this YAML")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--shard", type=Shard.parse, metavar="i/n")
+    p.add_argument("--force", action="store_true", help="redo even if OUTDIR is done or stale")
+    p.set_defaults(func=cmd_stage, stage=spec.name)
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    rc = pl.load_run_config(args.config, args.overrides)
+    pl.run_pipeline(
+        rc, start=args.start, stop=args.stop, force=args.force, shard=args.shard, quiet=args.quiet
+    )
+    if not args.quiet:
+        print_status(rc.run_dir)
+    return 0
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    spec = pl.stage_spec(args.stage)
+    module = pl.load_stage(spec)
+    data: dict[str, object] = {}
+    if args.config:
+        data = cfgmod.load_yaml(args.config).get(spec.name) or {}
+    prefixed = [o if o.startswith(f"{spec.name}.") else f"{spec.name}.{o}" for o in args.overrides]
+    data = cfgmod.apply_overrides({spec.name: data}, prefixed)[spec.name]
+    section = cfgmod.build(module.Config, data, where=spec.name)
+    inputs, paths = _stage_inputs(spec, module.INPUTS, args.input)
+    out = StageDir(args.output, shard=args.shard)
+    pl.run_stage(
+        spec,
+        section,
+        out,
+        inputs=inputs,
+        paths=paths,
+        seed=args.seed,
+        force=args.force,
+        quiet=args.quiet,
+    )
+    stats = out.read_json("stats") or {}
+    if not args.quiet:
+        print(f"{spec.name}: {_fmt_stats(stats)} -> {out.path}")
+    return 0
+
+
+def _stage_inputs(
+    spec: pl.StageSpec,
+    wanted: Sequence[str],
+    given: Sequence[str],
+) -> tuple[dict[str, StageDir], list[Path]]:
+    if not wanted:
+        return {}, [Path(g) for g in given]
+    named = dict(g.split("=", 1) for g in given if "=" in g and g.split("=", 1)[0] in wanted)
+    positional = [g for g in given if not ("=" in g and g.split("=", 1)[0] in wanted)]
+    inputs = {k: StageDir(Path(v)) for k, v in named.items()}
+    for name in wanted:
+        if name not in inputs and positional:
+            inputs[name] = StageDir(Path(positional.pop(0)))
+    missing = [n for n in wanted if n not in inputs]
+    if missing or positional:
+        raise cfgmod.ConfigError(
+            f"{spec.name} reads {', '.join(wanted)}: give one -i per input, in that order "
+            f"or as NAME=DIR (missing: {', '.join(missing) or '-'}; extra: "
+            f"{', '.join(positional) or '-'})"
+        )
+    for name, sd in inputs.items():
+        if not sd.path.is_dir():
+            raise cfgmod.ConfigError(f"-i {name}: {sd.path} is not a stage folder")
+    return inputs, []
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if not args.run_dir.is_dir():
+        raise cfgmod.ConfigError(f"{args.run_dir}: no such run directory")
+    print_status(args.run_dir)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from wavecoder.show import show_stage
+
+    show_stage(args.run_dir, args.stage, n=args.n, rejected=args.rejected)
+    return 0
+
+
+def print_status(run_dir: Path) -> None:
+    from wavecoder.show import status_rows
+
+    rows = status_rows(run_dir)
+    header = ("stage", "state", "records", "rejected", "settings", "seconds", "finished")
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    print(f"run {run_dir}")
+    for row in (header, *rows):
+        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def _fmt_stats(stats: dict[str, object]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in stats.items()) or "no stats"
+
+
+def _delegate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    module = importlib.import_module(args.delegate)
+    sub = argparse.ArgumentParser(
+        prog=f"wavecoder {args.command}",
+        formatter_class=_formatter,
+        description=DELEGATED[args.command][1],
+    )
+    module.configure(sub)
+    rest = list(args.rest) + (["--help"] if args.help else [])
+    sub_args = sub.parse_args(rest)
+    sub_args.quiet = args.quiet or getattr(sub_args, "quiet", False)
+    return int(module.main(sub_args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(quiet=args.quiet, verbose=args.verbose)
+    try:
+        if getattr(args, "delegate", None):
+            return _delegate(parser, args)
+        return int(args.func(args))
+    except (cfgmod.ConfigError, StoreError, FileNotFoundError) as exc:
+        print(f"wavecoder: error: {exc}", file=sys.stderr)
+        return 2
+    except pl.PipelineError as exc:
+        print(f"wavecoder: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("wavecoder: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.unit.core.toy_stages import TOY_STAGES, Number
+from wavecoder.config import ConfigError
+from wavecoder.pipeline import (
+    PipelineError,
+    StaleStageError,
+    build_run_config,
+    run_pipeline,
+)
+from wavecoder.store import RunStore, Shard
+
+
+def _rc(tmp_path: Path, **sections: dict) -> object:
+    data = {"run_dir": str(tmp_path / "run"), "seed": 1, **sections}
+    return build_run_config(data, TOY_STAGES)
+
+
+def _squares(tmp_path: Path) -> list[int]:
+    sd = RunStore(tmp_path / "run").stage("square")
+    return sorted(r.value for r in sd.read_records("records", Number))
+
+
+def test_runs_in_order_then_skips_finished_stages(tmp_path: Path) -> None:
+    rc = _rc(tmp_path, count={"n": 5})
+    first = run_pipeline(rc, stages=TOY_STAGES)  # type: ignore[arg-type]
+    assert first["count"] == {"in": 5, "out": 5, "rejected.multiple": 0}
+    assert _squares(tmp_path) == [0, 1, 4, 9, 16]
+    again = run_pipeline(rc, stages=TOY_STAGES)  # type: ignore[arg-type]
+    assert again == {"count": None, "square": None}
+    assert (tmp_path / "run" / "config.yaml").read_text().startswith("run_dir:")
+
+
+def test_changed_setting_stops_with_the_key_then_force_reruns_downstream(tmp_path: Path) -> None:
+    run_pipeline(_rc(tmp_path, count={"n": 4}), stages=TOY_STAGES)  # type: ignore[arg-type]
+    changed = _rc(tmp_path, count={"n": 4, "drop_multiples_of": 2})
+    with pytest.raises(StaleStageError, match=r"count.drop_multiples_of.*--force count"):
+        run_pipeline(changed, stages=TOY_STAGES)  # type: ignore[arg-type]
+    out = run_pipeline(changed, force=["count"], stages=TOY_STAGES)  # type: ignore[arg-type]
+    assert out["count"]["rejected.multiple"] == 2  # type: ignore[index]
+    assert out["square"] is not None  # downstream reran too
+    assert _squares(tmp_path) == [1, 9]
+
+
+def test_unknown_section_and_key_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown config key.*cuont"):
+        _rc(tmp_path, cuont={})
+    with pytest.raises(ConfigError, match="count.m"):
+        _rc(tmp_path, count={"m": 3})
+
+
+def test_sharded_runs_then_unsharded_downstream(tmp_path: Path) -> None:
+    rc = _rc(tmp_path, count={"n": 30})
+    for i in (0, 2):
+        run_pipeline(rc, shard=Shard(i, 3), stop="count", stages=TOY_STAGES)  # type: ignore[arg-type]
+    with pytest.raises(PipelineError, match=r"not finished \(shards \[1\] missing\)"):
+        run_pipeline(rc, start="square", stages=TOY_STAGES)  # type: ignore[arg-type]
+    run_pipeline(rc, shard=Shard(1, 3), stop="count", stages=TOY_STAGES)  # type: ignore[arg-type]
+    run_pipeline(rc, start="square", stages=TOY_STAGES)  # type: ignore[arg-type]
+    assert _squares(tmp_path) == sorted(i * i for i in range(30))
