@@ -41,6 +41,10 @@ EXAMPLES = {
     "select.budget=50",
     "status": "wavecoder status runs/tiny",
     "show": "wavecoder show runs/tiny filter -n 3 --rejected",
+    "train": "wavecoder train -i data.jsonl -o runs/ds --base-model "
+    "deepseek-ai/deepseek-coder-6.7b-base --recipe paper-deepseek-6.7b",
+    "eval": "wavecoder eval score --benchmark humaneval --samples samples.jsonl "
+    "--allow-code-execution -o out/eval",
 }
 
 
@@ -289,6 +293,8 @@ def _delegate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         description=DELEGATED[args.command][1],
     )
     module.configure(sub)
+    if "example" not in (sub.epilog or ""):
+        sub.epilog = f"{sub.epilog or ''}\n\nexample:\n  {EXAMPLES[args.command]}".lstrip()
     rest = list(args.rest) + (["--help"] if args.help else [])
     sub_args = sub.parse_args(rest)
     sub_args.quiet = args.quiet or getattr(sub_args, "quiet", False)

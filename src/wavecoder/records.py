@@ -81,7 +81,8 @@ _HASH_COMMENT = ("python", "ruby", "shell")
 _SLASH_COMMENT = ("go", "java", "javascript", "typescript", "cpp", "c", "csharp", "rust", "php")
 _STRING = r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'"
 _SLASH_RE = re.compile(rf"({_STRING})|//[^\n]*|/\*.*?\*/", re.S)
-_HASH_RE = re.compile(rf"({_STRING})|#[^\n]*", re.S)
+_TRIPLE = r'''"""(?:\\.|[^\\])*?"""|\'\'\'(?:\\.|[^\\])*?\'\'\''''
+_HASH_RE = re.compile(rf"({_TRIPLE}|{_STRING})|#[^\n]*", re.S)
 _PHP_RE = re.compile(rf"({_STRING})|//[^\n]*|#[^\n]*|/\*.*?\*/", re.S)
 _WS_RE = re.compile(r"\s+")
 

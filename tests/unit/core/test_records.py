@@ -119,3 +119,10 @@ def test_small_records_round_trip() -> None:
 def test_from_dict_refuses_unknown_fields() -> None:
     with pytest.raises(ValueError, match="unknown field"):
         Selected.from_dict({"code_id": "x", "rank": 0, "radius": 0.0, "extra": 1})
+
+
+def test_hash_inside_python_docstring_is_not_a_comment() -> None:
+    a = _code(code='def f():\n    """Use # sparingly."""\n    return 1\n')
+    b = _code(code='def f():\n    """Use """\n    return 1\n')
+    assert a.code_hash != b.code_hash
+    assert "# sparingly" in normalize_code('def f():\n    """Use # sparingly."""', "python")
