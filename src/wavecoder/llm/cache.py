@@ -1,0 +1,126 @@
+"""The request cache: sqlite (WAL), one row per (namespace, request hash).
+
+The key hashes the backend, the model's identity and the whole request (messages or prompt,
+sampling parameters, seed, response format) but not the caller's `key`, so a rerun, a crash
+or a changed parser replays finished calls for free. Only genuine model output is stored
+(`CACHEABLE` statuses); errors and malformed bodies are retried on the next run. Several
+processes may write one file at once (WAL plus a busy timeout). What it never stores: API keys,
+headers, base URLs. Not here: deciding what to send (that is `client.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from wavecoder.llm.base import CACHEABLE, Request, Response
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (namespace, key)
+) WITHOUT ROWID
+"""
+
+
+def default_cache_path() -> Path:
+    """`$WAVECODER_CACHE_DIR/llm.sqlite`, else `$XDG_CACHE_HOME/wavecoder/llm.sqlite`."""
+    root = os.environ.get("WAVECODER_CACHE_DIR")
+    if not root:
+        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        root = str(Path(xdg) / "wavecoder")
+    return Path(root) / "llm.sqlite"
+
+
+def request_hash(backend: str, identity: str, request: Request) -> str:
+    """A stable hex digest of everything that determines the reply."""
+    blob = json.dumps(
+        {"backend": backend, "identity": identity, "request": request.payload()},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class ResponseCache:
+    """A sqlite-backed map from request hash to response, scoped by namespace.
+
+    Safe to share between threads of one process (a lock) and between processes (WAL).
+    Each `put` commits at once (or in the same event-loop turn), so a crash loses at most the
+    replies in flight.
+    """
+
+    def __init__(self, path: Path, *, namespace: str) -> None:
+        self.path = Path(path)
+        self.namespace = namespace
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+        self._db.commit()
+
+    def get_many(self, keys: list[str]) -> dict[str, Response]:
+        """Cached responses by hash (marked `cached=True`, caller's key left empty)."""
+        found: dict[str, Response] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, response FROM responses WHERE namespace=? AND key IN ({marks})",
+                    [self.namespace, *chunk],
+                ).fetchall()
+                for key, blob in rows:
+                    found[key] = replace(Response.from_dict(json.loads(blob)), cached=True)
+        return found
+
+    def put(
+        self, key: str, identity: str, request: Request, response: Response, *, commit: bool = True
+    ) -> bool:
+        """Store a reply if it is genuine model output; returns whether it was stored.
+
+        With `commit=False` the caller commits soon after (`commit()`), so replies finished in
+        the same event-loop turn share one transaction.
+        """
+        if response.status not in CACHEABLE:
+            return False
+        blob = replace(response, key="", cached=False).to_json()
+        req = json.dumps(request.payload(), ensure_ascii=False, sort_keys=True)
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)",
+                (self.namespace, key, identity, req, blob, time.time()),
+            )
+            if commit:
+                self._db.commit()
+        return True
+
+    def commit(self) -> None:
+        with self._lock:
+            self._db.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM responses WHERE namespace=?", (self.namespace,)
+            ).fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.commit()
+            self._db.close()
