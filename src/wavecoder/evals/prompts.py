@@ -1,0 +1,115 @@
+"""Prompt formats for the model under evaluation, and post-processing of its replies.
+
+Formats (recorded in every summary): `alpaca` (the paper's fine-tuning template, imported from
+`wavecoder.train.formatting` so training and evaluation cannot drift apart), `magicoder`
+(`@@ Instruction` / `@@ Response`, used by the WaveCoder authors for HumanEval), `chat` (the
+model's chat template: one user message), `completion` (base models: the raw prompt), `instruct`
+(bigcode's HumanEvalPack style: the instruction, then the prompt prefix to continue).
+
+Post-processing turns a reply into a completion that continues the benchmark's prefix: take the
+first fenced code block if any, drop the prefix when the model repeated it, and cut at the end of
+the first function (stop sequences per language).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from wavecoder.evals.benchmarks import Benchmark, humanevalpack, mbpp
+from wavecoder.evals.types import Problem
+
+PromptFormat = Literal["alpaca", "magicoder", "chat", "completion", "instruct"]
+PROMPT_FORMATS: tuple[PromptFormat, ...] = ("alpaca", "magicoder", "chat", "completion", "instruct")
+
+STOP: dict[str, tuple[str, ...]] = {
+    "python": ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert "),
+    "javascript": ("\n}\n",),
+    "java": ("\n    }\n}",),
+    "cpp": ("\n}\n",),
+    "go": ("\n}\n",),
+    "rust": ("\n}\n",),
+}
+_FENCE = re.compile(r"```[A-Za-z0-9_+#-]*\n(.*?)(?:```|\Z)", re.S)
+_LANG_NAME = {
+    "python": "Python",
+    "javascript": "JavaScript",
+    "java": "Java",
+    "cpp": "C++",
+    "go": "Go",
+    "rust": "Rust",
+}
+
+
+def instruction(bench: Benchmark, problem: Problem) -> str:
+    """The task as an instruction (for alpaca / magicoder / chat / instruct)."""
+    if bench.task == "whole":  # MBPP
+        return mbpp.prompt_text(problem)
+    lang = _LANG_NAME[problem.language]
+    if bench.task == "fix":
+        buggy = problem.extra["declaration"] + problem.buggy_solution
+        return f"{buggy}\n{problem.test}\nFix bugs in {problem.entry_point}."
+    if bench.task == "explain":
+        return f"{problem.extra.get('instruction', '')}"
+    text = (
+        problem.extra.get("instruction") or f"Complete the following {lang} code:\n{problem.prompt}"
+    )
+    return text
+
+
+def prefix(bench: Benchmark, problem: Problem) -> str:
+    if bench.task == "whole":
+        return ""
+    if bench.name.startswith("humanevalpack"):
+        return humanevalpack.prefix(problem, bench.task)
+    return problem.prompt
+
+
+def render(fmt: PromptFormat, bench: Benchmark, problem: Problem) -> str:
+    """The text sent to a completion endpoint (chat uses `messages` instead)."""
+    from wavecoder.train.formatting import alpaca_prompt, magicoder_prompt
+
+    if fmt == "completion":
+        return prefix(bench, problem) or mbpp.prompt_text(problem)
+    if fmt == "alpaca":
+        return alpaca_prompt(instruction(bench, problem))
+    if fmt == "magicoder":
+        return magicoder_prompt(instruction(bench, problem))
+    # instruct / chat: the instruction, then the code to continue (bigcode's "instruct" prompt)
+    return f"{instruction(bench, problem)}\n{prefix(bench, problem)}".rstrip() + "\n"
+
+
+def postprocess(fmt: PromptFormat, bench: Benchmark, problem: Problem, reply: str) -> str:
+    """The completion that continues `prefix`: code block, minus a repeated prefix, cut at stops."""
+    code = reply
+    if fmt != "completion":
+        blocks = _FENCE.findall(reply)
+        if blocks:
+            code = blocks[0]
+    head = prefix(bench, problem)
+    if head and head.strip() and head.strip() in code:
+        code = code.split(head.strip(), 1)[1].lstrip("\n")
+    elif head and bench.task != "whole":
+        code = _after_signature(code, problem, head)
+    if bench.task == "whole":
+        return code
+    return truncate(code, problem.language)
+
+
+def _after_signature(code: str, problem: Problem, head: str) -> str:
+    """When the model rewrote the whole function, keep what follows its signature line."""
+    last = head.rstrip().splitlines()[-1].strip() if head.strip() else ""
+    if last and last in code:
+        return code.split(last, 1)[1].lstrip("\n")
+    return code
+
+
+def truncate(code: str, language: str) -> str:
+    """Cut at the first stop sequence (keeping a closing brace for brace languages)."""
+    cut = len(code)
+    for stop in STOP.get(language, ()):
+        at = code.find(stop)
+        if at != -1:
+            keep = at + stop.rfind("}") + 1 if "}" in stop else at
+            cut = min(cut, keep)
+    return code[:cut].rstrip() + "\n"
