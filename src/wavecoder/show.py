@@ -49,6 +49,8 @@ def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
             state = f"{state} (shards {','.join(map(str, missing))} missing)"
         done = sd.read_json("done", sharded=False) or {}
         records = sd.count_records("records") if sd.path.exists() else 0
+        if not records and (sd.path / "ids.txt").exists():  # array stages: vectors + ids
+            records = len((sd.path / "ids.txt").read_text(encoding="utf-8").split())
         rejected = sd.count_records("rejected") if sd.path.exists() else 0
         rows.append(
             (

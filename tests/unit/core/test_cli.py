@@ -26,7 +26,9 @@ def test_top_help_lists_every_stage(capsys: pytest.CaptureFixture[str]) -> None:
         assert name in out
 
 
-@pytest.mark.parametrize("command", ["run", "status", "show", *[s.name for s in pl.STAGES]])
+@pytest.mark.parametrize(
+    "command", ["run", "status", "show", "train", "eval", *[s.name for s in pl.STAGES]]
+)
 def test_every_command_help_has_an_example(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
