@@ -125,6 +125,7 @@ def _score(args: argparse.Namespace, samples_path: Path | None = None, fmt: str 
         samples,
         opts,
         progress=lambda it, n: track(it, total=n, desc=f"score {bench.name}"),
+        dataset_sha256=sha256(path),
     )
     extra = {
         "wall_s": round(time.monotonic() - start, 2),
@@ -142,7 +143,11 @@ def _score(args: argparse.Namespace, samples_path: Path | None = None, fmt: str 
     write_report(args.output, outcomes, summary)
     print(
         json.dumps(
-            {k: v for k, v in summary.items() if k.startswith("pass@") or k == "status_counts"}
+            {
+                k: v
+                for k, v in summary.items()
+                if k.startswith("pass@") or k in ("status_counts", "base_tests")
+            }
         )
     )
     return 0

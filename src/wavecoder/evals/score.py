@@ -5,6 +5,9 @@
 status, the dataset's sha256, prompt format, limits, sandbox mode and toolchain versions). A
 sample that times out is retried once, serially, after the parallel pass, before it counts as a
 timeout. A completion for an unknown task id is an error, never dropped silently.
+HumanEval+ (task `evalplus`) goes through `wavecoder.evals.evalplus_rules` instead of a test
+program; its summary adds `base_tests` (pass@k on the base inputs only) next to the base+plus
+pass@k.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def score_completions(
     opts: ScoreOptions,
     *,
     progress: Callable[[Iterable[Outcome], int], Iterable[Outcome]] | None = None,
+    dataset_sha256: str = "",
 ) -> list[Outcome]:
     by_id = {p.task_id: p for p in problems}
     unknown = sorted({c.task_id for c in completions} - set(by_id))
@@ -74,17 +78,44 @@ def score_completions(
     find(bench.language)  # fail early, with the install hint, when the toolchain is missing
     workers = opts.workers or os.cpu_count() or 1
 
-    def one(c: Completion) -> Outcome:
-        return _run_one(bench, by_id[c.task_id], c, opts)
+    one = _runner(bench, by_id, completions, opts, dataset_sha256, workers)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         stream: Iterable[Outcome] = pool.map(one, completions)
         outcomes = list(progress(stream, len(completions)) if progress else stream)
     for i, outcome in enumerate(outcomes):  # retry timeouts once, serially (no load from others)
         if outcome.status == "timeout":
-            again = _run_one(bench, by_id[outcome.task_id], completions[i], opts)
+            again = one(completions[i])
             outcomes[i] = replace(again, retried=True)
     return outcomes
+
+
+def _runner(
+    bench: Benchmark,
+    by_id: dict[str, Problem],
+    completions: Sequence[Completion],
+    opts: ScoreOptions,
+    dataset_sha256: str,
+    workers: int,
+) -> Callable[[Completion], Outcome]:
+    if bench.task != "evalplus":
+        return lambda c: _run_one(bench, by_id[c.task_id], c, opts)
+    from wavecoder.evals import evalplus_rules
+
+    needed = [by_id[t] for t in dict.fromkeys(c.task_id for c in completions)]
+    key = dataset_sha256 or _content_hash(list(by_id.values()))
+    tasks = evalplus_rules.ground_truth(needed, key, mode=opts.mode, workers=workers)
+    return lambda c: evalplus_rules.check(tasks[c.task_id], c, mode=opts.mode)
+
+
+def _content_hash(problems: Sequence[Problem]) -> str:
+    """A stable key for a problem set loaded without its file (same problems, same key)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for p in problems:
+        digest.update(json.dumps([p.task_id, p.prompt, p.canonical_solution, p.extra]).encode())
+    return "content-" + digest.hexdigest()
 
 
 def _run_one(bench: Benchmark, problem: Problem, c: Completion, opts: ScoreOptions) -> Outcome:
@@ -117,6 +148,10 @@ def summarize(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     scores, skipped = aggregate(count_passes((o.task_id, o.passed) for o in outcomes), opts.ks)
+    if bench.task == "evalplus":  # base-only pass: passed, or failed only on the plus inputs
+        base = ((o.task_id, o.passed or o.stage == "plus") for o in outcomes)
+        base_scores, _ = aggregate(count_passes(base), opts.ks)
+        extra = {"base_tests": base_scores, "plus_tests": dict(scores), **(extra or {})}
     try:
         toolchain = find(bench.language).version
     except ToolchainMissing as exc:

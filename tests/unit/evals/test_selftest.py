@@ -42,7 +42,7 @@ def test_selftest_sample(benchmarks_dir: Path, name: str) -> None:
 
 def test_selftest_humanevalplus_exception(benchmarks_dir: Path) -> None:
     result = selftest(
-        ["humanevalplus"], benchmarks_dir, sample=3, opts=ScoreOptions(timeout_s=20.0)
+        ["humanevalplus-originfmt"], benchmarks_dir, sample=3, opts=ScoreOptions(timeout_s=20.0)
     )
     assert result.ok, "\n".join(result.mismatches)
 

