@@ -10,8 +10,8 @@ nearby points (grouped by nearest centre, re-laid as centres accumulate) and a s
 block whose nearest possible distance to the new centre already exceeds the largest current
 distance inside it. Skipped rows could not have moved, so the picks equal the unpruned ones; on
 clustered data (real embeddings are) most blocks are skipped. The torch path (CPU or GPU) runs the
-plain loop without host synchronisation. Not here: reading embeddings or writing records
-(`wavecoder.corpus.select`), plotting (`wavecoder.corpus.plots`).
+plain loop without host synchronisation (`wavecoder.corpus.coreset_torch`). Not here: reading
+embeddings or writing records (`wavecoder.corpus.select`), plotting (`wavecoder.corpus.plots`).
 """
 
 from __future__ import annotations
@@ -98,7 +98,9 @@ def kcenter_greedy(
     xs = prepare(x, metric)
     first = first_center(n, seed)
     if backend == "torch":
-        idx, r2, mind2, near = _kcenter_torch(
+        from wavecoder.corpus.coreset_torch import kcenter_torch
+
+        idx, r2, mind2, near = kcenter_torch(
             xs, k, first, device=device, threads=blas_threads, on_pick=on_pick
         )
     else:
@@ -268,56 +270,3 @@ def _block_starts(sizes: np.ndarray) -> np.ndarray:
     if pos != starts[-1]:
         starts.append(pos)
     return np.array(starts, dtype=np.int64)
-
-
-def _kcenter_torch(
-    x: np.ndarray,
-    k: int,
-    first: int,
-    *,
-    device: str,
-    threads: int | None,
-    on_pick: OnPick | None,
-) -> tuple[np.ndarray, ...]:
-    """The plain loop in torch, on `device` ("auto": CUDA when available). Indices stay on the
-    device, so the GPU never waits for the host; same picks as the numpy path (ties aside)."""
-    import torch
-
-    dev = torch.device(
-        "cuda"
-        if device == "auto" and torch.cuda.is_available()
-        else "cpu"
-        if device == "auto"
-        else device
-    )
-    old_threads = torch.get_num_threads()
-    if threads is not None and dev.type == "cpu":
-        torch.set_num_threads(threads)
-    try:
-        with torch.no_grad():
-            xt = torch.from_numpy(x).to(dev)
-            n2 = torch.from_numpy(np.einsum("ij,ij->i", x, x, dtype=np.float64)).float().to(dev)
-            mind2 = torch.full((len(x),), float("inf"), device=dev)
-            near = torch.full((len(x),), -1, dtype=torch.int64, device=dev)
-            picks = torch.zeros(k, dtype=torch.int64, device=dev)
-            radii2 = torch.zeros(k, device=dev)
-            j = torch.tensor([first], device=dev)
-            for m in range(k):
-                picks[m : m + 1] = j
-                d2 = torch.addmv(n2 + n2[j], xt, xt[j][0], alpha=-2.0).clamp_min_(0.0)
-                better = d2 < mind2
-                mind2 = torch.where(better, d2, mind2)
-                near.masked_fill_(better, m)
-                mind2.index_fill_(0, j, -1.0)
-                j = torch.argmax(mind2).view(1)
-                radii2[m : m + 1] = mind2.index_select(0, j)  # no host sync
-                if on_pick is not None:
-                    on_pick(m)
-            return (
-                picks.cpu().numpy(),
-                radii2.double().clamp_min(0.0).cpu().numpy(),
-                mind2.clamp_min(0.0).cpu().numpy(),
-                near.cpu().numpy(),
-            )
-    finally:
-        torch.set_num_threads(old_threads)

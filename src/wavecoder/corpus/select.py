@@ -110,25 +110,7 @@ def run(ctx: Any) -> dict[str, int | float | str]:
         [Selected(code_id=ids[i], rank=r, radius=rad) for r, (i, rad) in enumerate(picks)],
     )
     rejected = ctx.out.write_rejected(_not_selected(ids, groups, results))
-    if cfg.plot:
-        from wavecoder.corpus.plots import plot_radius
-
-        plot_radius(
-            {g: res.radii for g, res in results.items()},
-            ctx.out.path / "radius.png",
-            metric=cfg.metric,
-        )
-    final = {g: float(res.radii[-1]) if len(res.radii) else 0.0 for g, res in results.items()}
-    ctx.out.write_json(
-        "selection",
-        {
-            "metric": cfg.metric,
-            "seed": ctx.seed,
-            "budgets": budgets,
-            "available": counts,
-            "final_radius": final,
-        },
-    )
+    final = _write_summary(ctx, cfg, results, budgets=budgets, counts=counts)
     stats: dict[str, int | float | str] = {
         "in": len(ids),
         "out": len(picks),
@@ -137,6 +119,26 @@ def run(ctx: Any) -> dict[str, int | float | str]:
     stats.update({f"out.{g}": budgets[g] for g in budgets if len(budgets) > 1})
     stats["radius.final"] = max(final.values(), default=0.0)
     return stats
+
+
+def _write_summary(
+    ctx: Any,
+    cfg: Config,
+    results: dict[str, Coreset],
+    *,
+    budgets: dict[str, int],
+    counts: dict[str, int],
+) -> dict[str, float]:
+    """radius.png and selection.json; returns the final radius per group."""
+    if cfg.plot:
+        from wavecoder.corpus.plots import plot_radius
+
+        curves = {g: res.radii for g, res in results.items()}
+        plot_radius(curves, ctx.out.path / "radius.png", metric=cfg.metric)
+    final = {g: float(res.radii[-1]) if len(res.radii) else 0.0 for g, res in results.items()}
+    summary = {"metric": cfg.metric, "seed": ctx.seed, "budgets": budgets, "available": counts}
+    ctx.out.write_json("selection", {**summary, "final_radius": final})
+    return final
 
 
 def _groups(cfg: Config, ids: list[str], dedup: Any) -> dict[str, np.ndarray]:
