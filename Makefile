@@ -42,7 +42,7 @@ toolchains:
 bench: setup
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_dedup.py
-	$(BIN)/python benchmarks/bench_kcenter.py
+	$(BIN)/python benchmarks/bench_kcenter.py --repeat 2
 	$(BIN)/python benchmarks/bench_llm.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_eval.py

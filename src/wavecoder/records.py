@@ -235,8 +235,8 @@ class Rejected(Record):
 
 @dataclass(frozen=True)
 class Selected(Record):
-    """A pick of the coreset: `rank` 0 is the first centre; `radius` is the covering radius
-    (largest distance from any point to its nearest centre) just before this pick."""
+    """A pick of the coreset: `rank` 0 is the first centre; `radius` is the covering radius once
+    this pick is made (the largest distance from any point to its nearest pick of rank <= this)."""
 
     code_id: str
     rank: int
