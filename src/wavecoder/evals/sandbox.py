@@ -39,6 +39,8 @@ StepStatus = Literal["ok", "failed", "timeout", "output_limit"]
 
 UID_BASE = 1_700_000_000  # far above any real account; one uid per concurrent slot
 _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+# The namespaces every program gets; the availability probe checks exactly these.
+_NAMESPACES = ("--mount", "--net", "--pid", "--ipc", "--uts", "--fork")
 _TMPFS_TARGETS = ("/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
 MOUNT_ROOT = "/var/tmp/.wc"  # read-only binds of toolchains live here inside the sandbox
 
@@ -133,17 +135,7 @@ def namespaces_available() -> str | None:
     for tool in ("unshare", "setpriv", "prlimit", "mount", "sh"):
         if shutil.which(tool, path=_SAFE_PATH) is None:
             return f"{tool} (util-linux) is not installed"
-    probe = [
-        "unshare",
-        "--mount",
-        "--net",
-        "--pid",
-        "--ipc",
-        "--uts",
-        "--fork",
-        "--mount-proc",
-        "true",
-    ]
+    probe = ["unshare", *_NAMESPACES, "--mount-proc", "true"]
     proc = subprocess.run(
         probe, capture_output=True, text=True, env={"PATH": _SAFE_PATH}, check=False
     )
@@ -237,12 +229,7 @@ def _wrap(step: Step, job: Job, workdir: Path, uid: int) -> list[str]:
         plan += ["overlay", src, name]
     return [
         "unshare",
-        "--mount",
-        "--net",
-        "--pid",
-        "--ipc",
-        "--uts",
-        "--fork",
+        *_NAMESPACES,
         "--kill-child",
         "--mount-proc",
         "--propagation=private",
