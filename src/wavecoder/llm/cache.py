@@ -4,12 +4,15 @@ The key hashes the backend, the model's identity and the whole request (messages
 sampling parameters, seed, response format) but not the caller's `key`, so a rerun, a crash
 or a changed parser replays finished calls for free. Only genuine model output is stored
 (`CACHEABLE` statuses); errors and malformed bodies are retried on the next run. Several
-processes may write one file at once (WAL plus a busy timeout). What it never stores: API keys,
-headers, base URLs. Not here: deciding what to send (that is `client.py`).
+processes may write one file at once (WAL plus a busy timeout; the one-time setup runs under an
+advisory lock on a `.lock` file beside it, because sqlite answers "database is locked" at once,
+without waiting, when several connections switch a fresh file to WAL together). What it never
+stores: API keys, headers, base URLs. Not here: deciding what to send (that is `client.py`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -68,10 +71,14 @@ class ResponseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(_SCHEMA)
+            self._db.commit()
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
-        self._db.commit()
 
     def get_many(self, keys: list[str]) -> dict[str, Response]:
         """Cached responses by hash (marked `cached=True`, caller's key left empty)."""

@@ -123,6 +123,27 @@ def test_concurrent_writers_from_several_processes(tmp_path: Path) -> None:
     assert [r.texts for r in hit.values()] == [("t99",)]
 
 
+def _opener(path: str, start: Any) -> None:
+    start.wait()
+    ResponseCache(Path(path), namespace="ns").close()
+
+
+def test_many_processes_opening_a_fresh_file_at_once(tmp_path: Path) -> None:
+    """Regression: switching a fresh file to WAL from several connections at once made sqlite
+    answer "database is locked" without waiting for the busy timeout (CI, one opener in ~20)."""
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(40):
+        path = tmp_path / f"fresh-{round_}.sqlite"
+        start = ctx.Event()
+        procs = [ctx.Process(target=_opener, args=(str(path), start)) for _ in range(8)]
+        for proc in procs:
+            proc.start()
+        start.set()
+        for proc in procs:
+            proc.join(60)
+        assert [p.exitcode for p in procs] == [0] * 8, f"round {round_}"
+
+
 def test_errors_are_not_cached(tmp_path: Path) -> None:
     cache = ResponseCache(tmp_path / "c.sqlite", namespace="ns")
     req = Request(key="k", prompt="p")
