@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_status(sub, common)
     _add_show(sub, common)
     for spec in pl.STAGES:
-        _add_stage(sub, common, spec)
+        if spec.name not in DELEGATED:  # train and eval keep the command shapes of their own
+            _add_stage(sub, common, spec)
     for name, (module, help_) in DELEGATED.items():
         p = sub.add_parser(
             name,

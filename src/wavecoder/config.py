@@ -44,15 +44,32 @@ def build(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "") -> T
         allowed = ", ".join(sorted(fields)) or "(none)"
         keys = ", ".join(_join(where, k) for k in unknown)
         raise ConfigError(f"unknown config key(s): {keys}; allowed here: {allowed}")
+    defaults = {f.name: _default(f) for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in data.items():
         path = _join(where, key)
         _refuse_secret(path, key, value)
+        nested = defaults.get(key)
+        if isinstance(value, Mapping) and dataclasses.is_dataclass(nested):
+            # a nested section starts from the field's own default, not its class's defaults
+            value = {**to_data(nested), **value}
         kwargs[key] = _coerce(hints[key], value, path)
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a required field is missing
         raise ConfigError(f"{where or 'config'}: {exc}") from exc
+    except ConfigError:
+        raise
+    except ValueError as exc:  # the dataclass's own checks (__post_init__)
+        raise ConfigError(f"{where or 'config'}: {exc}") from exc
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
 
 
 def _join(where: str, key: str) -> str:

@@ -8,6 +8,8 @@ stage (imported only when used, so `import wavecoder` stays light). A stage modu
     Config                      a frozen dataclass: its section of the experiment YAML
     run(ctx) -> dict            does the work, returns its stats ("in", "out", "rejected.<reason>")
     SHARDABLE: bool (optional)  False for stages that need all records at once (k-center)
+    preflight(cfg) (optional)   raises ConfigError on what must be fixed before the run starts
+                                (consent, missing data): checked for every stage to run first
 
 A stage's fingerprint hashes its config section, VERSION, the run seed and the fingerprints of its
 inputs. A finished stage whose fingerprint no longer matches stops the run with the changed keys
@@ -68,6 +70,17 @@ STAGES: tuple[StageSpec, ...] = (
         "select",
         "wavecoder.corpus.select",
         "pick a maximally diverse coreset with exact k-center greedy",
+    ),
+    # generate -> judge -> export (the instruction data) come here; until then train.data
+    StageSpec(
+        "train",
+        "wavecoder.train.stage",
+        "fine-tune a code LLM on the instruction data (TRL SFT, the paper's recipes)",
+    ),
+    StageSpec(
+        "eval",
+        "wavecoder.evals.stage",
+        "pass@k of the trained model on HumanEval, MBPP, HumanEvalPack (sandboxed)",
     ),
 )
 
@@ -347,6 +360,7 @@ def run_pipeline(
     rc.run_dir.mkdir(parents=True, exist_ok=True)
     _save_config(rc)
     todo, forced = select_stages(stages, start=start, stop=stop or rc.stop_after, force=force)
+    preflight(todo, rc)
     results: dict[str, Stats | None] = {}
     for spec in todo:
         module = load_stage(spec)
@@ -370,6 +384,15 @@ def run_pipeline(
             quiet=quiet,
         )
     return results
+
+
+def preflight(todo: Sequence[StageSpec], rc: RunConfig) -> None:
+    """Each stage's own checks, before the first stage runs (a wrong eval setting must not
+    surface after hours of training)."""
+    for spec in todo:
+        check = getattr(load_stage(spec), "preflight", None)
+        if check is not None:
+            check(rc.sections[spec.name])
 
 
 def _save_config(rc: RunConfig) -> None:

@@ -84,7 +84,12 @@ def show_stage(run_dir: Path, stage: str, *, n: int = 5, rejected: bool = False)
     name = "rejected" if rejected else "records"
     parts = sd.parts(name)
     if not parts:
-        print(f"{stage}: no {name} in {sd.path}")
+        stats = None if rejected else sd.read_json("stats")
+        if stats:  # stages whose output is not records (train, eval): their figures
+            print(f"── {stage} stats ({sd.path}) ──")
+            print(_render(stats))
+        else:
+            print(f"{stage}: no {name} in {sd.path}")
         return
     total = sd.count_records(name)
     rows = itertools.chain.from_iterable(read_jsonl(p) for p in parts)

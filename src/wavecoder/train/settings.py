@@ -96,11 +96,11 @@ def load_config(recipe: str | None, overrides: list[str]) -> TrainConfig:
     data = apply_overrides(recipe_data(recipe), overrides)
     data.pop("description", None)  # recipes may explain themselves
     cfg = build(TrainConfig, data)
-    _check(cfg)
+    check(cfg)
     return cfg
 
 
-def _check(cfg: TrainConfig) -> None:
+def check(cfg: TrainConfig) -> None:
     positive = ("max_length", "global_batch_size", "per_device_batch_size", "logging_steps")
     for name in positive:
         if getattr(cfg, name) <= 0:

@@ -82,6 +82,33 @@ def test_build_errors_name_the_key(data: dict, message: str) -> None:
         build(Section, data, where="select")
 
 
+@dataclass(frozen=True)
+class Checked:
+    low: int = 0
+    high: int = 10
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ValueError("need low <= high")
+
+
+@dataclass(frozen=True)
+class Outer:
+    inner: Inner = field(default_factory=lambda: Inner(rank=64))
+    checked: Checked = field(default_factory=Checked)
+
+
+def test_nested_section_starts_from_the_fields_default() -> None:
+    """Setting one key of a nested section keeps the other keys of the field's default."""
+    assert build(Outer, {"inner": {"targets": ["v"]}}).inner == Inner(rank=64, targets=("v",))
+    assert build(Outer, {}).inner.rank == 64
+
+
+def test_dataclass_checks_become_config_errors_with_the_location() -> None:
+    with pytest.raises(ConfigError, match=r"eval.checked: need low <= high"):
+        build(Outer, {"checked": {"low": 11}}, where="eval")
+
+
 def test_literal_secret_is_refused_but_env_name_is_fine() -> None:
     @dataclass(frozen=True)
     class Llm:

