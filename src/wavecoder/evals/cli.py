@@ -15,8 +15,10 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wavecoder.evals.sandbox import namespaces_available
+if TYPE_CHECKING:
+    from wavecoder.evals.generate import GenerateOptions
 
 CONSENT = (
     "refusing to run untrusted code: pass --allow-code-execution (programs run as an unprivileged "
@@ -25,19 +27,20 @@ CONSENT = (
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from wavecoder.evals.benchmarks import BENCHMARKS
     from wavecoder.evals.prompts import PROMPT_FORMATS
 
     sub = parser.add_subparsers(dest="eval_command", required=True)
     score = sub.add_parser("score", help="score a samples file in the sandbox")
-    score.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS))
+    _benchmark(score)
     score.add_argument("--samples", required=True, type=Path, help="JSONL with task_id, completion")
     score.add_argument("-o", "--output", required=True, type=Path, help="output directory")
-    score.add_argument("--prompt-format", default="", help="recorded in the summary")
+    score.add_argument(
+        "--prompt-format", default="", choices=PROMPT_FORMATS, help="recorded in the summary"
+    )
     _common(score)
 
     gen = sub.add_parser("generate", help="generate completions with an LLM, then score them")
-    gen.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS))
+    _benchmark(gen)
     gen.add_argument("--model", required=True, help="model name (OpenAI-compatible) or local path")
     gen.add_argument(
         "--backend",
@@ -51,6 +54,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     gen.add_argument("--temperature", type=float, default=0.0)
     gen.add_argument("--max-tokens", type=int, default=512)
     gen.add_argument("--limit", type=int, default=0, help="only the first N problems")
+    gen.add_argument(
+        "--descriptions",
+        type=Path,
+        default=None,
+        help="Explain: skip stage 1, synthesize from this descriptions.jsonl (or the "
+        "bigcode harness's generations.json)",
+    )
+    gen.add_argument(
+        "--describe-only",
+        action="store_true",
+        help="Explain: run stage 1 only and write descriptions.jsonl",
+    )
+    gen.add_argument(
+        "--samples-per-description",
+        type=int,
+        default=1,
+        help="Explain stage 2: programs per description (stage 1 draws -n descriptions)",
+    )
     gen.add_argument("-o", "--output", required=True, type=Path)
     _common(gen)
 
@@ -58,6 +79,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     st.add_argument("--benchmark", action="append", help="repeatable; default: all in the table")
     st.add_argument("--sample", type=int, default=0, help="N problems per benchmark (+ exceptions)")
     _common(st)
+
+
+def _benchmark(p: argparse.ArgumentParser) -> None:
+    from wavecoder.evals.benchmarks import ALIASES, BENCHMARKS
+
+    p.add_argument(
+        "--benchmark",
+        required=True,
+        metavar="NAME",
+        choices=sorted([*BENCHMARKS, *ALIASES]),
+        help="humaneval, humanevalplus[-mini|-originfmt], mbpp[-sanitized], "
+        "humanevalpack-{synthesize,fix,explain}-{python,js,java,go,cpp,rust} (or the bigcode "
+        "harness's humanevalsynthesize-/humanevalfixtests-/humanevalexplain-<lang>)",
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -93,14 +128,11 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _check_execution(args: argparse.Namespace) -> None:
+    from wavecoder.evals.api import check_sandbox
+
     if not args.allow_code_execution:
         raise RuntimeError(CONSENT)
-    if args.sandbox == "namespaces":
-        reason = namespaces_available()
-        if reason:
-            raise RuntimeError(
-                f"sandbox unavailable: {reason}; pass --sandbox weak to accept weaker isolation"
-            )
+    check_sandbox(args.sandbox)
 
 
 def _options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -110,72 +142,93 @@ def _options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return ScoreOptions(timeout_s=args.timeout, workers=args.workers, mode=args.sandbox, ks=ks)
 
 
-def _score(args: argparse.Namespace, samples_path: Path | None = None, fmt: str = "") -> int:
-    from wavecoder.evals.benchmarks import load, sha256
-    from wavecoder.evals.score import read_samples, score_completions, summarize, write_report
-    from wavecoder.progress import track
+def _score(args: argparse.Namespace) -> int:
+    from wavecoder.evals.api import DEFAULT_GENERATE, evaluate
+    from wavecoder.evals.generate import GenerateOptions
 
-    bench, problems, path = load(args.benchmark, args.data)
-    samples = read_samples(samples_path or args.samples)
-    opts = _options(args)
-    start = time.monotonic()
-    outcomes = score_completions(
-        bench,
-        problems,
-        samples,
-        opts,
-        progress=lambda it, n: track(it, total=n, desc=f"score {bench.name}"),
-        dataset_sha256=sha256(path),
+    gen = GenerateOptions(prompt_format=args.prompt_format) if args.prompt_format else None
+    summary = evaluate(
+        args.benchmark,
+        llm=None,
+        out=args.output,
+        data=args.data,
+        gen=gen or DEFAULT_GENERATE,
+        score=_options(args),
+        samples=args.samples,
     )
-    extra = {
-        "wall_s": round(time.monotonic() - start, 2),
-        "samples_file": str(samples_path or args.samples),
-    }
-    summary = summarize(
-        bench,
-        outcomes,
-        opts,
-        dataset=path,
-        dataset_sha256=sha256(path),
-        prompt_format=fmt or args.prompt_format,
-        extra=extra,
-    )
-    write_report(args.output, outcomes, summary)
-    print(
-        json.dumps(
-            {
-                k: v
-                for k, v in summary.items()
-                if k.startswith("pass@") or k in ("status_counts", "base_tests")
-            }
-        )
-    )
+    _print_scores(summary)
     return 0
 
 
+def _print_scores(summary: dict[str, object]) -> None:
+    keep = ("status_counts", "base_tests")
+    print(json.dumps({k: v for k, v in summary.items() if k.startswith("pass@") or k in keep}))
+
+
 def _generate(args: argparse.Namespace) -> int:
-    from wavecoder.evals.benchmarks import load
-    from wavecoder.evals.generate import GenerateOptions, generate, write_samples
+    if args.describe_only and args.descriptions:
+        raise ValueError("--describe-only runs stage 1; --descriptions skips it: pick one")
+    if args.allow_code_execution and not args.describe_only:
+        _check_execution(args)  # before any token is spent
+    opts = _generate_options(args)
+    llm = _llm(args)
+    try:
+        return _generate_with(args, llm, opts)
+    finally:
+        llm.close()  # type: ignore[attr-defined]  # evaluate() never closes the caller's client
+
+
+def _generate_with(args: argparse.Namespace, llm: object, opts: GenerateOptions) -> int:
+    from wavecoder.evals.api import describe_only, evaluate
+
+    if args.describe_only:
+        path = describe_only(
+            args.benchmark, llm=llm, out=args.output, data=args.data, gen=opts, limit=args.limit
+        )
+        print(f"wrote descriptions to {path}")
+        return 0
+    summary = evaluate(
+        args.benchmark,
+        llm=llm,
+        out=args.output,
+        data=args.data,
+        gen=opts,
+        score=_options(args) if args.allow_code_execution else None,
+        limit=args.limit,
+        descriptions=args.descriptions,
+    )
+    if "explain" in summary:
+        print(f"descriptions: {summary['explain']['descriptions_file']}")
+    print(f"wrote {summary['samples']} samples to {args.output / 'samples.jsonl'}")
+    if not args.allow_code_execution:
+        print("not scoring: pass --allow-code-execution to run them", file=sys.stderr)
+        return 0
+    _print_scores(summary)
+    return 0
+
+
+def _llm(args: argparse.Namespace) -> object:
     from wavecoder.llm.base import LLMConfig, build_llm
 
-    bench, problems, _ = load(args.benchmark, args.data)
-    problems = problems[: args.limit] if args.limit else problems
     cfg = LLMConfig(
         backend=args.backend,
         model=args.model,
         base_url=args.base_url,
         endpoint="chat" if args.prompt_format == "chat" else "completions",
     )  # type: ignore[arg-type]
-    opts = GenerateOptions(args.prompt_format, args.n_samples, args.temperature, args.max_tokens)
-    completions = generate(build_llm(cfg, role="eval"), bench, problems, opts)
-    samples = args.output / "samples.jsonl"
-    write_samples(samples, completions)
-    print(f"wrote {len(completions)} samples to {samples}")
-    if not args.allow_code_execution:
-        print("not scoring: pass --allow-code-execution to run them", file=sys.stderr)
-        return 0
-    _check_execution(args)
-    return _score(args, samples, args.prompt_format)
+    return build_llm(cfg, role="eval")
+
+
+def _generate_options(args: argparse.Namespace) -> GenerateOptions:
+    from wavecoder.evals.generate import GenerateOptions
+
+    return GenerateOptions(
+        args.prompt_format,
+        args.n_samples,
+        args.temperature,
+        args.max_tokens,
+        samples_per_description=args.samples_per_description,
+    )
 
 
 def _selftest(args: argparse.Namespace) -> int:

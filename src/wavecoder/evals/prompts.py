@@ -5,6 +5,8 @@ Formats (recorded in every summary): `alpaca` (the paper's fine-tuning template,
 (`@@ Instruction` / `@@ Response`, used by the WaveCoder authors for HumanEval), `chat` (the
 model's chat template: one user message), `completion` (base models: the raw prompt), `instruct`
 (bigcode's HumanEvalPack style: the instruction, then the prompt prefix to continue).
+HumanEvalPack Explain's stage 2 instruction is the description (in `Problem.extra`) followed by
+the harness's sentence; stage 1's prompt lives in `wavecoder.evals.explain`.
 
 Post-processing turns a reply into a completion that continues the benchmark's prefix: take the
 first fenced code block if any, drop the prefix when the model repeated it, and cut at the end of
@@ -31,7 +33,7 @@ STOP: dict[str, tuple[str, ...]] = {
     "rust": ("\n}\n",),
 }
 _FENCE = re.compile(r"```[A-Za-z0-9_+#-]*\n(.*?)(?:```|\Z)", re.S)
-_LANG_NAME = {
+LANG_NAME = {
     "python": "Python",
     "javascript": "JavaScript",
     "java": "Java",
@@ -45,16 +47,28 @@ def instruction(bench: Benchmark, problem: Problem) -> str:
     """The task as an instruction (for alpaca / magicoder / chat / instruct)."""
     if bench.task == "whole":  # MBPP
         return mbpp.prompt_text(problem)
-    lang = _LANG_NAME[problem.language]
+    lang = LANG_NAME[problem.language]
     if bench.task == "fix":
         buggy = problem.extra["declaration"] + problem.buggy_solution
         return f"{buggy}\n{problem.test}\nFix bugs in {problem.entry_point}."
     if bench.task == "explain":
-        return f"{problem.extra.get('instruction', '')}"
+        return explain_instruction(problem)
     text = (
         problem.extra.get("instruction") or f"Complete the following {lang} code:\n{problem.prompt}"
     )
     return text
+
+
+def explain_instruction(problem: Problem) -> str:
+    """HumanEvalPack Explain stage 2: the description, then the harness's sentence."""
+    if "description" not in problem.extra:
+        raise ValueError(
+            f"{problem.task_id}: HumanEvalPack Explain stage 2 needs a description "
+            "(run stage 1, or pass a descriptions file)"
+        )
+    lang = LANG_NAME[problem.language]
+    description = problem.extra["description"]
+    return f"{description}\nWrite functional code in {lang} according to the description."
 
 
 def prefix(bench: Benchmark, problem: Problem) -> str:

@@ -3,8 +3,10 @@
 Names: `humaneval`, `humanevalplus` and `humanevalplus-mini` (evalplus's rules: task `evalplus`),
 `humanevalplus-originfmt` (the OriginFmt file's inlined `check`), `mbpp` (test split, 500),
 `mbpp-sanitized` (its test-range tasks) and `humanevalpack-{synthesize,fix,explain}-{python,js,
-java,go,cpp,rust}` (Explain: stage 2, synthesis from a given description, is scored; stage 1,
-describing the code, is not built yet). Benchmark quirks live in these modules, not the sandbox.
+java,go,cpp,rust}`. The harness's names are aliases: `humanevalsynthesize-<lang>`,
+`humanevalfixtests-<lang>` and `humanevalexplain-<lang>` (Explain runs both stages, see
+`wavecoder.evals.explain`; scoring a samples file scores stage 2's programs). Benchmark quirks live
+in these modules, not the sandbox.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from wavecoder.evals.benchmarks import humaneval, humanevalpack, humanevalplus, 
 from wavecoder.evals.benchmarks.sources import Source, resolve, sha256
 from wavecoder.evals.types import Problem
 
-__all__ = ["BENCHMARKS", "Benchmark", "load", "resolve", "sha256"]
+__all__ = ["ALIASES", "BENCHMARKS", "Benchmark", "canonical", "load", "resolve", "sha256"]
 
 PACK_TASKS = ("synthesize", "fix", "explain")
 
@@ -115,10 +117,29 @@ BENCHMARKS: dict[str, Benchmark] = {
 }
 
 
-def load(name: str, data: Path | None) -> tuple[Benchmark, list[Problem], Path]:
-    """The benchmark, its problems and the file they came from."""
+# bigcode-evaluation-harness task names -> ours
+_HARNESS = {
+    "synthesize": "humanevalsynthesize",
+    "fix": "humanevalfixtests",
+    "explain": "humanevalexplain",
+}
+ALIASES: dict[str, str] = {
+    f"{_HARNESS[task]}-{d}": f"humanevalpack-{task}-{d}"
+    for task in PACK_TASKS
+    for d in humanevalpack.DIRS.values()
+}
+
+
+def canonical(name: str) -> str:
+    """Our name for a benchmark name or alias; KeyError listing the known names otherwise."""
+    name = ALIASES.get(name, name)
     if name not in BENCHMARKS:
         raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}")
-    bench = BENCHMARKS[name]
+    return name
+
+
+def load(name: str, data: Path | None) -> tuple[Benchmark, list[Problem], Path]:
+    """The benchmark (by name or alias), its problems and the file they came from."""
+    bench = BENCHMARKS[canonical(name)]
     path = resolve(bench.source, data)
     return bench, bench.loader(path), path

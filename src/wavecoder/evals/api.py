@@ -1,0 +1,212 @@
+"""The evaluation library entry point: `evaluate()`, shared by `wavecoder eval` and the eval stage.
+
+`evaluate` generates with a `wavecoder.llm` client into `out/samples.jsonl` (for HumanEvalPack
+Explain: stage 1 into `out/descriptions.jsonl`, or the descriptions file given, then stage 2),
+or takes an existing samples file; then, when `score` options are given, runs every program in
+the sandbox and writes `out/results.jsonl` and `out/summary.json`. It returns the summary (or a
+short record with `"scored": False`). It does not ask for consent to run code: its callers check
+`--allow-code-execution` or the config; it does check that the sandbox can isolate programs
+(`check_sandbox`), before any token is spent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from wavecoder.evals.generate import GenerateOptions
+from wavecoder.evals.sandbox import SandboxMode, namespaces_available
+from wavecoder.evals.score import ScoreOptions
+from wavecoder.evals.types import Completion, Problem
+
+DEFAULT_GENERATE = GenerateOptions()
+
+
+def check_sandbox(mode: SandboxMode) -> None:
+    """RuntimeError when the namespaces sandbox cannot run here (`weak` is the caller's opt-in)."""
+    if mode == "namespaces":
+        reason = namespaces_available()
+        if reason:
+            raise RuntimeError(
+                f"sandbox unavailable: {reason}; pass --sandbox weak to accept weaker isolation"
+            )
+
+
+def evaluate(
+    benchmark: str,
+    *,
+    llm: object | None,
+    out: Path,
+    data: Path | None = None,
+    gen: GenerateOptions = DEFAULT_GENERATE,
+    score: ScoreOptions | None = None,
+    limit: int = 0,
+    samples: Path | None = None,
+    descriptions: Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Generate (unless `samples`), then score (when `score`); the summary dict.
+
+    The summary records `gen.prompt_format`; for a given samples file it records it only when
+    `gen` was passed explicitly (otherwise the format is unknown and recorded as "").
+    """
+    from wavecoder.evals.benchmarks import load
+    from wavecoder.evals.score import read_samples
+
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    if samples is not None and descriptions is not None:
+        raise ValueError("give a samples file to score or a descriptions file to synthesize from")
+    if score is not None:
+        check_sandbox(score.mode)
+    bench, problems, path = load(benchmark, data)
+    info: dict[str, Any] = {}
+    if samples is None:
+        if llm is None:
+            raise ValueError(f"{bench.name}: an LLM client is needed to generate samples")
+        completions = _generate(bench, problems, llm, out, gen, limit, descriptions, progress, info)
+        samples = out / "samples.jsonl"
+        fmt: str = gen.prompt_format
+    else:
+        completions = read_samples(samples)
+        fmt = "" if gen is DEFAULT_GENERATE else gen.prompt_format
+    if score is None:
+        return {"benchmark": bench.name, "samples": len(completions), "scored": False, **info}
+    return _score(bench, problems, path, completions, score, out, fmt, samples, info, progress)
+
+
+def describe_only(
+    benchmark: str,
+    *,
+    llm: object,
+    out: Path,
+    data: Path | None = None,
+    gen: GenerateOptions = DEFAULT_GENERATE,
+    limit: int = 0,
+    progress: bool = True,
+) -> Path:
+    """HumanEvalPack Explain stage 1 alone: `out/descriptions.jsonl`, for stage 2 elsewhere."""
+    from wavecoder.evals import explain
+    from wavecoder.evals.benchmarks import load
+
+    bench, problems, _ = load(benchmark, data)
+    descs = explain.describe(llm, bench, problems[: limit or None], gen, progress=progress)
+    explain.write_descriptions(out / "descriptions.jsonl", descs)
+    return out / "descriptions.jsonl"
+
+
+def _generate(
+    bench: Any,
+    problems: list[Problem],
+    llm: object,
+    out: Path,
+    gen: GenerateOptions,
+    limit: int,
+    descriptions: Path | None,
+    progress: bool,
+    info: dict[str, Any],
+) -> list[Completion]:
+    from wavecoder.evals.generate import generate, write_samples
+
+    if descriptions is not None and bench.task != "explain":
+        raise ValueError(f"{bench.name}: --descriptions is for humanevalpack-explain-* only")
+    info["generation"] = asdict(gen)
+    if bench.task != "explain":
+        completions = generate(llm, bench, problems[: limit or None], gen, progress=progress)
+        write_samples(out / "samples.jsonl", completions)
+        return completions
+    completions = _explain(bench, problems, llm, out, gen, limit, descriptions, progress, info)
+    write_samples(out / "samples.jsonl", completions, per_description=gen.samples_per_description)
+    return completions
+
+
+def _explain(
+    bench: Any,
+    problems: list[Problem],
+    llm: object,
+    out: Path,
+    gen: GenerateOptions,
+    limit: int,
+    descriptions: Path | None,
+    progress: bool,
+    info: dict[str, Any],
+) -> list[Completion]:
+    """Stage 1 (or a descriptions file), then stage 2; notes the sample mapping in `info`."""
+    from wavecoder.evals import explain
+
+    if descriptions is None:
+        problems = problems[: limit or None]
+        descs = explain.describe(llm, bench, problems, gen, progress=progress)
+        descriptions = out / "descriptions.jsonl"
+        explain.write_descriptions(descriptions, descs)
+    else:  # the described problems, in dataset order, then the limit
+        descs = explain.read_descriptions(descriptions, problems)
+        described = {d.task_id for d in descs}
+        problems = [p for p in problems if p.task_id in described][: limit or None]
+        kept = {p.task_id for p in problems}
+        descs = [d for d in descs if d.task_id in kept]
+    info["explain"] = {
+        "descriptions_file": str(descriptions),
+        "descriptions_per_problem": _spread(Counter(d.task_id for d in descs).values()),
+        "samples_per_description": gen.samples_per_description,
+        "pass_at_k_over": "all programs of a problem (descriptions x samples per description)",
+    }
+    return explain.synthesize(llm, bench, problems, descs, gen, progress=progress)
+
+
+def _spread(counts: Any) -> int | dict[str, int]:
+    values = sorted(counts)
+    if not values:
+        return 0
+    return values[0] if values[0] == values[-1] else {"min": values[0], "max": values[-1]}
+
+
+def _score(
+    bench: Any,
+    problems: Sequence[Problem],
+    path: Path,
+    completions: list[Completion],
+    opts: ScoreOptions,
+    out: Path,
+    fmt: str,
+    samples: Path,
+    info: dict[str, Any],
+    progress: bool,
+) -> dict[str, Any]:
+    from wavecoder.evals.benchmarks import sha256
+    from wavecoder.evals.score import score_completions, summarize, write_report
+    from wavecoder.progress import track
+
+    start = time.monotonic()
+    digest = sha256(path)
+    outcomes = score_completions(
+        bench,
+        problems,
+        completions,
+        opts,
+        progress=(lambda it, n: track(it, total=n, desc=f"score {bench.name}"))
+        if progress
+        else None,
+        dataset_sha256=digest,
+    )
+    extra = {
+        "wall_s": round(time.monotonic() - start, 2),
+        "samples_file": str(samples),
+        "scored": True,
+        **info,
+    }
+    summary = summarize(
+        bench,
+        outcomes,
+        opts,
+        dataset=path,
+        dataset_sha256=digest,
+        prompt_format=fmt,
+        extra=extra,
+    )
+    write_report(out, outcomes, summary)
+    return summary
