@@ -109,3 +109,12 @@ def test_an_adapter_is_evaluated_on_the_base_it_names(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="neither model/ nor adapter/"):
         model_config(EvalConfig(), tmp_path / "empty")
+
+
+def test_eval_section_is_checked_when_the_config_loads() -> None:
+    with pytest.raises(ConfigError, match=r"eval: unknown benchmark 'humaneva'"):
+        pl.build_run_config({"eval": {"benchmarks": ["humaneva"]}})
+    with pytest.raises(ConfigError, match=r"eval: need n_samples"):
+        pl.build_run_config({"eval": {"samples_per_description": 0}})
+    harness_name = pl.build_run_config({"eval": {"benchmarks": ["humanevalexplain-go"]}})
+    assert harness_name.sections["eval"].benchmarks == ("humanevalexplain-go",)

