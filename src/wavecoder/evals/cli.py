@@ -100,7 +100,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--data",
         type=Path,
         default=None,
-        help="benchmark file or directory (default: bundled / hub)",
+        help="benchmark file, directory or hf://OWNER/NAME@REV/PATH (default: pinned upstream)",
     )
     p.add_argument(
         "--allow-code-execution", action="store_true", help="consent to run generated code"

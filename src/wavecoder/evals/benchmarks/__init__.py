@@ -23,6 +23,27 @@ __all__ = ["ALIASES", "BENCHMARKS", "Benchmark", "canonical", "load", "resolve",
 
 PACK_TASKS = ("synthesize", "fix", "explain")
 
+# Pinned upstream files: the exact bytes ../shared/data/benchmarks holds and the self-test table
+# (expected_outcomes.yaml) was verified on. Provenance: that folder's README.
+_GITHUB = "https://raw.githubusercontent.com"
+_HUMAN_EVAL = f"{_GITHUB}/openai/human-eval/6d43fb980f9fee3c892a914eda09951f772ad10d/data"
+_MBPP = f"{_GITHUB}/google-research/google-research/30adf0ec5f35f9609c2f1d896005e184195d9146/mbpp"
+_OCTOPACK = f"{_GITHUB}/bigcode-project/octopack/e17a8f6470264286bc6a52eb8263582083bf3bf6"
+# evalplus's HUMANEVAL_PLUS_VERSION; release assets = the files of the tagged commit 200defc
+_EVALPLUS = "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10"
+_PACK_SHA256 = {
+    "python": "b1376d72be4bd016a62ad043d9de3846edb8d63edf1222da802a31330c14c3a7",
+    "js": "04c86c1fac5f33818d9187cba278ed1dfc66cc259372dd8342126aa580fb7569",
+    "java": "a8d077d300bbdc2eda91e1a733deb2944678bce8fcc7eb272214626516768cc1",
+    "go": "0ee2cdca46d70afb33d913a0d4b205624fe4ded2f28c2efdb241727221837993",
+    "cpp": "891a390c1b9d2cb85dd8fbebcf1d88dbdd565734a6b2b3259f9ddb3fe95e33d7",
+    "rust": "01ece28eaf490d7af037ce53095083dacfd38022cf5b82662ccb78024dc269a1",
+}
+
+
+def _plus_source(file: str, digest: str) -> Source:
+    return Source(f"humanevalplus/{file}", url=f"{_EVALPLUS}/{file}", sha256=digest)
+
 
 @dataclass(frozen=True)
 class Benchmark:
@@ -44,11 +65,11 @@ def _humaneval(name: str, source: Source) -> Benchmark:
     return Benchmark(name, "python", source, lambda p: humaneval.load(p, name), humaneval.program)
 
 
-def _plus(name: str, local: str) -> Benchmark:
+def _plus(name: str, file: str, digest: str) -> Benchmark:
     return Benchmark(
         name,
         "python",
-        Source(local),
+        _plus_source(file, digest),
         lambda p: humanevalplus.load(p, name),
         humanevalplus.program,
         task="evalplus",
@@ -66,8 +87,8 @@ def _pack(task: str, lang: str) -> Benchmark:
     d = humanevalpack.DIRS[lang]
     source = Source(
         f"humanevalpack/{d}/humanevalpack.jsonl",
-        "bigcode/humanevalpack",
-        f"data/{d}/data/humanevalpack.jsonl",
+        url=f"{_OCTOPACK}/evaluation/create/humaneval-x/data/{d}/data/humanevalpack.jsonl",
+        sha256=_PACK_SHA256[d],
     )
     return Benchmark(
         name,
@@ -84,33 +105,42 @@ BENCHMARKS: dict[str, Benchmark] = {
         "humaneval",
         Source(
             "HumanEval.jsonl.gz",
-            "openai/openai_humaneval",
-            "openai_humaneval/test-00000-of-00001.parquet",
+            url=f"{_HUMAN_EVAL}/HumanEval.jsonl.gz",
+            sha256="b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef",
             bundled="human-eval",
         ),
     ),
-    "humanevalplus": _plus("humanevalplus", "humanevalplus/HumanEvalPlus.jsonl.gz"),
-    "humanevalplus-mini": _plus("humanevalplus-mini", "humanevalplus/HumanEvalPlus-Mini.jsonl.gz"),
+    "humanevalplus": _plus(
+        "humanevalplus",
+        "HumanEvalPlus.jsonl.gz",
+        "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101",
+    ),
+    "humanevalplus-mini": _plus(
+        "humanevalplus-mini",
+        "HumanEvalPlus-Mini.jsonl.gz",
+        "91486741f1627101021fbe50523df08eebb5b0bf5e804b633dcd5ca3c14dbd2f",
+    ),
     "humanevalplus-originfmt": _humaneval(
         "humanevalplus-originfmt",
-        Source(
-            "humanevalplus/HumanEvalPlus-OriginFmt.jsonl.gz",
-            "evalplus/humanevalplus",
-            "data/test-00000-of-00001.parquet",
+        _plus_source(
+            "HumanEvalPlus-OriginFmt.jsonl.gz",
+            "daa7661c8189924068069b0872a440b491edb60f8bdf431d5957adc88d18bae5",
         ),
     ),
     "mbpp": _mbpp(
         "mbpp",
         Source(
-            "mbpp/mbpp.jsonl", "google-research-datasets/mbpp", "full/test-00000-of-00001.parquet"
+            "mbpp/mbpp.jsonl",
+            url=f"{_MBPP}/mbpp.jsonl",
+            sha256="ccf64ceae9c5403bf50a044cb6d505bfd2a2963ee58338ba268fd65beab92a9f",
         ),
     ),
     "mbpp-sanitized": _mbpp(
         "mbpp-sanitized",
         Source(
             "mbpp/sanitized-mbpp.json",
-            "google-research-datasets/mbpp",
-            "sanitized/test-00000-of-00001.parquet",
+            url=f"{_MBPP}/sanitized-mbpp.json",
+            sha256="ca95deaa9a01ef0a6f439f88bcf0dd3db3563d22f22aad6cae04ebb9a8d8c8e9",
         ),
     ),
     **{b.name: b for b in (_pack(t, lang) for t in PACK_TASKS for lang in humanevalpack.DIRS)},
