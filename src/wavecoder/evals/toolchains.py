@@ -42,8 +42,9 @@ class Toolchain:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("WAVECODER_CACHE") or os.environ.get("XDG_CACHE_HOME")
-    return Path(base) / "wavecoder" if base else Path.home() / ".cache" / "wavecoder"
+    from wavecoder.paths import cache_dir as root
+
+    return root()
 
 
 def _world_reachable(path: Path) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -38,12 +37,10 @@ CREATE TABLE IF NOT EXISTS responses (
 
 
 def default_cache_path() -> Path:
-    """`$WAVECODER_CACHE_DIR/llm.sqlite`, else `$XDG_CACHE_HOME/wavecoder/llm.sqlite`."""
-    root = os.environ.get("WAVECODER_CACHE_DIR")
-    if not root:
-        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        root = str(Path(xdg) / "wavecoder")
-    return Path(root) / "llm.sqlite"
+    """`llm.sqlite` in wavecoder's cache folder (`$WAVECODER_CACHE_DIR`, see `wavecoder.paths`)."""
+    from wavecoder.paths import cache_dir
+
+    return cache_dir() / "llm.sqlite"
 
 
 def request_hash(backend: str, identity: str, request: Request) -> str:

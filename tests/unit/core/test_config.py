@@ -129,3 +129,16 @@ def test_yaml_errors_name_file_and_line(tmp_path: Path) -> None:
 
 def test_diff_keys() -> None:
     assert diff_keys({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3, "d": 0}}) == ["a.c", "a.d"]
+
+
+def test_one_cache_root_for_every_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from wavecoder.evals.benchmarks.sources import download_dir
+    from wavecoder.llm.cache import default_cache_path
+    from wavecoder.paths import cache_dir
+
+    monkeypatch.delenv("WAVECODER_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "wavecoder"
+    monkeypatch.setenv("WAVECODER_CACHE_DIR", str(tmp_path / "mine"))
+    assert default_cache_path() == tmp_path / "mine" / "llm.sqlite"
+    assert download_dir() == tmp_path / "mine" / "benchmarks"

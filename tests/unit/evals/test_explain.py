@@ -36,7 +36,7 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture()
 def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WAVECODER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WAVECODER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-secret")
 

@@ -23,7 +23,7 @@ def _run(argv: list[str]) -> int:
 
 @pytest.fixture()
 def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WAVECODER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WAVECODER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-secret")
 

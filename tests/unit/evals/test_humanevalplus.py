@@ -40,7 +40,7 @@ def test_loader_keeps_inputs_and_rejects_originfmt(benchmarks_dir: Path) -> None
 def test_base_and_plus_verdicts(
     mini: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[type-arg]
-    monkeypatch.setenv("WAVECODER_CACHE", str(tmp_path))
+    monkeypatch.setenv("WAVECODER_CACHE_DIR", str(tmp_path))
     bench, problems, digest = mini
     by_id = {p.task_id: p for p in problems}
     comps = [Completion(t, 0, by_id[t].canonical_solution) for t in IDS]
@@ -63,7 +63,7 @@ def test_base_and_plus_verdicts(
     assert out[("HumanEval/32", 1)].status == "fail"
     slow = out[("HumanEval/53", 3)]  # per-input limit (1 s floor) stops it: a failure
     assert slow.status == "fail" and "time limit" in slow.stderr_tail
-    cached = list((tmp_path / "wavecoder" / "evalplus" / digest).glob("*.pkl"))
+    cached = list((tmp_path / "evalplus" / digest).glob("*.pkl"))
     assert len(cached) == len(IDS)
     summary = summarize(
         bench, list(out.values()), ScoreOptions(ks=(1,)), dataset=Path("x"), dataset_sha256=digest
@@ -110,7 +110,7 @@ def test_matches_rules() -> None:
 def test_cli_score_reports_base_and_plus(
     benchmarks_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox_ok: None
 ) -> None:
-    monkeypatch.setenv("WAVECODER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WAVECODER_CACHE_DIR", str(tmp_path / "cache"))
     data = tmp_path / "plus.jsonl"
     from wavecoder.evals.benchmarks.sources import read_rows
 

@@ -48,7 +48,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def test_download_is_verified_cached_and_reused_offline(
     server: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WAVECODER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WAVECODER_CACHE_DIR", str(tmp_path / "cache"))
     url, root = server
     original = require_benchmarks() / "mbpp" / "mbpp.jsonl"
     (root / "mbpp.jsonl").write_bytes(original.read_bytes())
@@ -62,7 +62,7 @@ def test_download_is_verified_cached_and_reused_offline(
 def test_a_changed_upstream_file_is_refused_and_not_kept(
     server: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WAVECODER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WAVECODER_CACHE_DIR", str(tmp_path / "cache"))
     url, root = server
     (root / "data.jsonl").write_text('{"task_id": 1}\n')
     source = Source("data.jsonl", url=f"{url}/data.jsonl", sha256="0" * 64)
@@ -74,7 +74,7 @@ def test_a_changed_upstream_file_is_refused_and_not_kept(
 def test_unreachable_source_says_how_to_work_offline(
     server: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WAVECODER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WAVECODER_CACHE_DIR", str(tmp_path / "cache"))
     url, _ = server
     source = Source("x.jsonl", url=f"{url}/missing.jsonl", sha256="0" * 64)
     with pytest.raises(FileNotFoundError, match="pass --data"):
