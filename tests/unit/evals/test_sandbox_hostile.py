@@ -1,4 +1,7 @@
-"""Hostile programs must fail (or be contained) without harming the host or the run."""
+"""Hostile programs must fail (or be contained) without harming the host or the run.
+
+Every test runs twice: through the pre-forked interpreter (the default fast path for Python
+steps) and through the multi-process path (`WAVECODER_SANDBOX_FORKSERVER=0`)."""
 
 from __future__ import annotations
 
@@ -7,15 +10,24 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from wavecoder.evals import sandbox
+from wavecoder.evals import forkserver, sandbox
 from wavecoder.evals.runners import run_program
 from wavecoder.evals.sandbox import Job, Limits, Step
 
-pytestmark = pytest.mark.usefixtures("sandbox_ok")
+pytestmark = pytest.mark.usefixtures("sandbox_ok", "sandbox_path")
+
+
+@pytest.fixture(params=["forkserver", "multiprocess"])
+def sandbox_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv(forkserver.ENV_SWITCH, "1" if request.param == "forkserver" else "0")
+    yield request.param
+    if request.param == "forkserver":  # the fast path really ran, and did not fall back
+        assert not forkserver._POOL.failures, forkserver._POOL.failures
 
 
 def py(code: str, timeout_s: float = 5.0) -> sandbox.JobResult:
@@ -64,6 +76,12 @@ def test_endless_output_is_capped() -> None:
 def test_sleep_times_out_and_kills_the_tree() -> None:
     start = time.monotonic()
     r = py("import time\ntime.sleep(60)", timeout_s=1)
+    assert r.last.status == "timeout" and time.monotonic() - start < 5
+
+
+def test_closing_output_then_sleeping_still_times_out() -> None:
+    start = time.monotonic()
+    r = py("import os, time\nos.close(1)\nos.close(2)\ntime.sleep(60)", timeout_s=1)
     assert r.last.status == "timeout" and time.monotonic() - start < 5
 
 
