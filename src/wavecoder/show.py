@@ -42,9 +42,14 @@ def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
     if (run_dir / "config.yaml").exists():
         saved = cfgmod.load_yaml(run_dir / "config.yaml")
     rows: list[tuple[str, ...]] = []
-    for spec in pl.STAGES:
+    names = [spec.name for spec in pl.STAGES]
+    stop = (saved or {}).get("stop_after")
+    last = names.index(stop) if stop in names else len(names) - 1
+    for i, spec in enumerate(pl.STAGES):
         sd = store.stage(spec.name)
         state, missing = pl.completion(sd)
+        if state == "pending" and i > last:
+            state = f"pending (after stop_after: {stop})"
         if missing:
             state = f"{state} (shards {','.join(map(str, missing))} missing)"
         done = sd.read_json("done", sharded=False) or {}
@@ -56,8 +61,8 @@ def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
             (
                 spec.name,
                 state,
-                str(records) if state != "pending" else "-",
-                str(rejected) if state != "pending" else "-",
+                str(records) if not state.startswith("pending") else "-",
+                str(rejected) if not state.startswith("pending") else "-",
                 _settings(run_dir, spec, sd, saved, store),
                 f"{done['seconds']:.1f}" if "seconds" in done else "-",
                 str(done.get("finished_at", "-")),

@@ -104,3 +104,12 @@ def test_standalone_stage_writes_a_stage_folder(
         assert (tmp_path / "s" / name).exists()
     assert cli.main(["square", "-o", str(tmp_path / "t")]) == 2
     assert "give one -i per input" in capsys.readouterr().err
+
+
+def test_status_marks_stages_past_stop_after(tmp_path: Path) -> None:
+    from wavecoder.show import status_rows
+
+    (tmp_path / "config.yaml").write_text("run_dir: x\nstop_after: filter\n")
+    states = {row[0]: row[1] for row in status_rows(tmp_path)}
+    assert states["filter"] == "pending"
+    assert states["train"] == states["eval"] == "pending (after stop_after: filter)"
