@@ -172,19 +172,19 @@ def _check_explain(bench: Benchmark) -> None:
 
 
 def write_descriptions(path: Path, descriptions: Sequence[Description]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for d in descriptions:
-            row = {
-                "task_id": d.task_id,
-                "description_index": d.index,
-                "description": d.text,
-                "max_chars": d.max_chars,
-                "raw": d.raw,
-            }
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+    from wavecoder.store import write_jsonl_atomic
+
+    rows = (
+        {
+            "task_id": d.task_id,
+            "description_index": d.index,
+            "description": d.text,
+            "max_chars": d.max_chars,
+            "raw": d.raw,
+        }
+        for d in descriptions
+    )
+    write_jsonl_atomic(path, rows)
 
 
 def read_descriptions(path: Path, problems: Sequence[Problem]) -> list[Description]:

