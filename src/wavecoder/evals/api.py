@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,8 @@ def evaluate(
     if samples is None:
         if llm is None:
             raise ValueError(f"{bench.name}: an LLM client is needed to generate samples")
-        completions = _generate(bench, problems, llm, out, gen, limit, descriptions, progress, info)
+        run = _Generation(bench, problems, llm, out, gen, progress, limit)
+        completions = _generate(run, descriptions, info)
         samples = out / "samples.jsonl"
         fmt: str = gen.prompt_format
     else:
@@ -90,72 +91,79 @@ def describe_only(
     progress: bool = True,
 ) -> Path:
     """HumanEvalPack Explain stage 1 alone: `out/descriptions.jsonl`, for stage 2 elsewhere."""
-    from wavecoder.evals import explain
     from wavecoder.evals.benchmarks import load
 
     bench, problems, _ = load(benchmark, data)
-    descs = explain.describe(llm, bench, problems[: limit or None], gen, progress=progress)
-    explain.write_descriptions(out / "descriptions.jsonl", descs)
+    run = _Generation(bench, problems[: limit or None], llm, out, gen, progress)
+    _describe(run)
     return out / "descriptions.jsonl"
 
 
+@dataclass(frozen=True)
+class _Generation:
+    """What generating one benchmark's samples needs (problems already cut to the limit,
+    except for Explain from a descriptions file, where the limit applies after matching)."""
+
+    bench: Any
+    problems: list[Problem]
+    llm: object
+    out: Path
+    gen: GenerateOptions
+    progress: bool
+    limit: int = 0
+
+
 def _generate(
-    bench: Any,
-    problems: list[Problem],
-    llm: object,
-    out: Path,
-    gen: GenerateOptions,
-    limit: int,
-    descriptions: Path | None,
-    progress: bool,
-    info: dict[str, Any],
+    run: _Generation, descriptions: Path | None, info: dict[str, Any]
 ) -> list[Completion]:
     from wavecoder.evals.generate import generate, write_samples
 
+    bench, gen = run.bench, run.gen
     if descriptions is not None and bench.task != "explain":
         raise ValueError(f"{bench.name}: --descriptions is for humanevalpack-explain-* only")
     info["generation"] = asdict(gen)
     if bench.task != "explain":
-        completions = generate(llm, bench, problems[: limit or None], gen, progress=progress)
-        write_samples(out / "samples.jsonl", completions)
+        problems = run.problems[: run.limit or None]
+        completions = generate(run.llm, bench, problems, gen, progress=run.progress)
+        write_samples(run.out / "samples.jsonl", completions)
         return completions
-    completions = _explain(bench, problems, llm, out, gen, limit, descriptions, progress, info)
-    write_samples(out / "samples.jsonl", completions, per_description=gen.samples_per_description)
+    completions = _explain(run, descriptions, info)
+    write_samples(
+        run.out / "samples.jsonl", completions, per_description=gen.samples_per_description
+    )
     return completions
 
 
-def _explain(
-    bench: Any,
-    problems: list[Problem],
-    llm: object,
-    out: Path,
-    gen: GenerateOptions,
-    limit: int,
-    descriptions: Path | None,
-    progress: bool,
-    info: dict[str, Any],
-) -> list[Completion]:
+def _describe(run: _Generation) -> list[Any]:
+    """Stage 1 on `run.problems`, written to `out/descriptions.jsonl`."""
+    from wavecoder.evals import explain
+
+    descs = explain.describe(run.llm, run.bench, run.problems, run.gen, progress=run.progress)
+    explain.write_descriptions(run.out / "descriptions.jsonl", descs)
+    return descs
+
+
+def _explain(run: _Generation, descriptions: Path | None, info: dict[str, Any]) -> list[Completion]:
     """Stage 1 (or a descriptions file), then stage 2; notes the sample mapping in `info`."""
     from wavecoder.evals import explain
 
     if descriptions is None:
-        problems = problems[: limit or None]
-        descs = explain.describe(llm, bench, problems, gen, progress=progress)
-        descriptions = out / "descriptions.jsonl"
-        explain.write_descriptions(descriptions, descs)
+        problems = run.problems[: run.limit or None]
+        descs = _describe(replace(run, problems=problems))
+        descriptions = run.out / "descriptions.jsonl"
     else:  # the described problems, in dataset order, then the limit
-        descs = explain.read_descriptions(descriptions, problems)
+        descs = explain.read_descriptions(descriptions, run.problems)
         described = {d.task_id for d in descs}
-        problems = [p for p in problems if p.task_id in described][: limit or None]
+        problems = [p for p in run.problems if p.task_id in described][: run.limit or None]
         kept = {p.task_id for p in problems}
         descs = [d for d in descs if d.task_id in kept]
     info["explain"] = {
         "descriptions_file": str(descriptions),
         "descriptions_per_problem": _spread(Counter(d.task_id for d in descs).values()),
-        "samples_per_description": gen.samples_per_description,
+        "samples_per_description": run.gen.samples_per_description,
         "pass_at_k_over": "all programs of a problem (descriptions x samples per description)",
     }
-    return explain.synthesize(llm, bench, problems, descs, gen, progress=progress)
+    return explain.synthesize(run.llm, run.bench, problems, descs, run.gen, progress=run.progress)
 
 
 def _spread(counts: Any) -> int | dict[str, int]:
