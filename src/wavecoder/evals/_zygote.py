@@ -1,16 +1,19 @@
 """The pre-started interpreter ("zygote") behind the sandbox's fast path: stdlib only.
 
-`forkserver` runs this file as `python <flags> -c BOOT this-file fd`, as root, with a scrubbed
-environment, in a private mount namespace that sees the toolchain binds; it holds nothing
-secret. It keeps a spare PID 1, forked ahead of time into fresh mount, PID, network, IPC and UTS
-namespaces (unshare, fork, setns back). A job (JSON and the stdout/stderr pipe ends, on the
-socket `fd`) goes to that PID 1, which forks the program and reaps until it exits. The program
-mounts a private /proc, fresh tmpfs over the world-writable places, the read-only binds and the
-job directory on /tmp; sets the rlimits; drops to the slot's uid with no groups, no capabilities
-(all five sets) and `no_new_privs`; then runs the script in this already-started interpreter
-(`python` mode) or `execve`s the step's argv (`exec` mode). The zygote SIGKILLs PID 1 when asked
-(the kernel then kills everything left in its PID namespace) and reports the program's wait
-status. It never sees program text: the caller writes the files, the program reads them."""
+`forkserver` runs this file as `python <flags> -c BOOT this-file fd options`, as root, with a
+scrubbed environment, in a private mount namespace that sees the toolchain binds; it holds
+nothing secret. At start it empties its capability bounding set (every program inherits that),
+moves into a network namespace of its own with nothing configured (`netns: slot`, the default;
+with `netns: program` each program gets a fresh one instead) and imports the `preload` modules.
+Ahead of each job it unshares fresh mount, PID, IPC and UTS namespaces and starts their PID 1 (a
+`pause()`-only thread of execution, see `_Spare`). A job (JSON and the stdout/stderr pipe ends,
+on the socket `fd`) is forked into them as PID 2: the program mounts a private /proc, fresh tmpfs
+over the world-writable places, the read-only binds and the job directory on /tmp; sets the
+rlimits; drops to the slot's uid with no groups, no capabilities and `no_new_privs`; then runs
+the script in this already-started interpreter (`python` mode) or `execve`s the step's argv
+(`exec` mode). When it exits, or when the caller asks, the zygote SIGKILLs PID 1 (the kernel then
+kills everything left in the PID namespace) and reports the program's wait status. It never sees
+program text: the caller writes the files, the program reads them."""
 
 from __future__ import annotations
 
@@ -60,8 +63,8 @@ def _mount(src: str | None, target: str, fstype: str | None, flags: int, data: s
 
 
 def _mounts(job: dict[str, Any]) -> None:
-    """Runs as root in the new mount namespace: the same plan as the multi-process path."""
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    """Runs as root in the new mount namespace (a copy of the zygote's private one): the same
+    plan as the multi-process path."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for target in job["tmpfs"]:
         if os.path.isdir(target):
@@ -83,13 +86,20 @@ def _mounts(job: dict[str, Any]) -> None:
     os.chdir("/tmp")
 
 
-def _drop(job: dict[str, Any]) -> None:
-    """rlimits, then uid/gid/groups, every capability set, and no_new_privs."""
-    for name, value in job["rlimits"].items():
-        resource.setrlimit(_RLIMITS[name], (value, value))
+def _drop_bounding_set() -> None:
+    """Once, in the zygote: its effective capabilities stay, but no exec can ever regain one."""
     cap = 0
     while _LIBC.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
         cap += 1
+    if cap == 0:
+        _check(-1, "drop the capability bounding set")
+
+
+def _drop(job: dict[str, Any]) -> None:
+    """rlimits, then uid/gid/groups, the other capability sets, and no_new_privs (the bounding
+    set is inherited empty from the zygote)."""
+    for name, value in job["rlimits"].items():
+        resource.setrlimit(_RLIMITS[name], (value, value))
     uid = job["uid"]
     os.setgroups([])
     os.setresgid(uid, uid, uid)
@@ -99,17 +109,15 @@ def _drop(job: dict[str, Any]) -> None:
     _check(_LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 
-def _program(job: dict[str, Any], ready_w: int) -> None:
-    """In the new namespaces: fork the program under a root PID 1; mount, drop, then return.
+def _program(job: dict[str, Any], fds: list[int], ready_w: int) -> None:
+    """The program process, PID 2 of fresh namespaces: mount, drop, then exec or return.
 
-    Errors go to `ready_w`; PID 1 writes the program's wait status there after a NUL and `S`.
-    """
+    Setup errors go to `ready_w` (closed on exec)."""
     try:
+        os.dup2(fds[0], 1)
+        os.dup2(fds[1], 2)
         os.closerange(3, ready_w)
         os.closerange(ready_w + 1, 1 << 16)
-        pid = os.fork()  # PID 1 does nothing else (each page it touched would be copied)
-        if pid != 0:
-            _init(pid, ready_w)
         for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
@@ -131,149 +139,169 @@ def _program(job: dict[str, Any], ready_w: int) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _init(pid: int, ready_w: int) -> None:
-    """PID 1 (root, like the multi-process path's shell): reap until the program exits.
-
-    Its exit ends the namespace: the kernel kills whatever the program left behind."""
-    status = 127 << 8
-    while True:
-        try:
-            got, wait_status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            break
-        if got == pid:
-            status = wait_status
-            break
-    os.write(ready_w, b"\0S%d" % status)
-    os._exit(0)
-
-
-_NAMESPACES = {
+_NAMESPACES = {  # fresh for every program ("net" only with `netns: program`)
     CLONE_NEWNS: "mnt",
     CLONE_NEWPID: "pid",
     CLONE_NEWNET: "net",
     CLONE_NEWIPC: "ipc",
     CLONE_NEWUTS: "uts",
 }
-
-
-def _fork_in_new_namespaces(home: list[tuple[int, int]]) -> int:
-    """fork() a child that is PID 1 of fresh namespaces; this process stays where it was."""
-    _check(_LIBC.unshare(sum(_NAMESPACES)), "unshare")
-    try:
-        return os.fork()
-    finally:
-        if os.getpid() != 1:  # the parent: back to its own namespaces for the next job
-            for fd, flag in home:
-                _check(_LIBC.setns(fd, flag), "setns")
+CLONE_VM = 0x00000100
+_INIT_STACK = 64 * 1024
+_LIBC.clone.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+_PAUSE = ctypes.cast(_LIBC.pause, ctypes.c_void_p).value
 
 
 class _Spare:
-    """PID 1 of fresh namespaces, forked ahead of time, waiting on `chan` for its job."""
+    """Fresh namespaces made ahead of time, and their PID 1.
 
-    def __init__(self, home: list[tuple[int, int]], control: socket.socket) -> None:
-        self.chan, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
-        self.pid = _fork_in_new_namespaces(home)
-        if self.pid == 0:  # PID 1: wait for the job, then set the program up
-            os.close(control.detach())
-            self.chan.close()
-            msg, fds, _, _ = socket.recv_fds(theirs, 1 << 20, 2)
-            if not msg:
-                os._exit(0)
-            self.job = json.loads(msg)
-            os.dup2(fds[0], 1)
-            os.dup2(fds[1], 2)
-            os.close(theirs.detach())
-            _program(self.job, ready_w)
-            return
-        theirs.close()
-        os.close(ready_w)
+    The zygote unshares them and stays in them until the job's program is forked (then it goes
+    back home). PID 1 is a `clone(CLONE_VM)` child that runs only libc `pause()`, with every
+    signal blocked and SIGCHLD ignored, so the kernel reaps whatever is orphaned to it: no copy
+    of the interpreter, no Python code, nothing to set up or tear down but a small stack. It
+    holds copies of the zygote's fds (it cannot close them) and its process group: the caller
+    kills that group when a zygote dies. Killing PID 1 ends the namespace: the kernel kills
+    everything left in it."""
 
-    def start(self, msg: bytes, fds: list[int]) -> bool:
+    def __init__(self, flags: int) -> None:
+        self.flags, self.pid = flags, 0
+        self.start()
+
+    def start(self) -> None:
+        _check(_LIBC.unshare(self.flags), "unshare")
+        self.stack = ctypes.create_string_buffer(_INIT_STACK)  # PID 1's, while it lives
+        top = (ctypes.addressof(self.stack) + _INIT_STACK) & ~0xF
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        chld = signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no child of ours is alive now
         try:
-            socket.send_fds(self.chan, [msg], fds)
-            return True
-        except OSError:
-            self.discard()
-            return False
+            pid = _LIBC.clone(_PAUSE, top, CLONE_VM | signal.SIGCHLD, None)
         finally:
-            self.chan.close()
+            signal.signal(signal.SIGCHLD, chld)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        if pid < 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"clone: {os.strerror(errno)}")
+        self.pid, self.pidfd = pid, os.pidfd_open(pid)
 
-    def discard(self) -> None:
-        self.chan.close()
-        os.close(self.ready_r)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+    def end(self) -> None:
+        """Kill PID 1 (and so the namespace) and reap it; the program must be reaped first."""
+        self.kill()
         os.waitpid(self.pid, 0)
+        os.close(self.pidfd)
+        self.pid = 0
+
+    def kill(self) -> None:
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
 
 
-def _serve_one(sock: socket.socket, home: list[tuple[int, int]], spare: _Spare) -> _Spare:
-    """Hand one job to the spare PID 1, wait for it, report; return the next spare."""
+class _CallerGone(Exception):
+    """EOF or a reset on the job socket: the caller exited."""
+
+
+def _go_home(home: list[tuple[int, int]]) -> None:
+    for fd, flag in home:
+        _check(_LIBC.setns(fd, flag), "setns")
+
+
+def _serve_one(
+    sock: socket.socket, home: list[tuple[int, int]], spare: _Spare
+) -> dict[str, Any] | None:
+    """Fork one job's program into the spare namespaces, wait for it, report.
+
+    Returns the job in the program process (set up, privileges dropped), else None."""
     msg = b"kill"
     while msg == b"kill":  # a kill that crossed the previous program's exit is moot
-        msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 2)
-    if not msg:
-        spare.discard()
-        raise SystemExit(0)
-    started = spare.start(msg, fds)
-    if not started:  # it died while waiting: take a fresh one
-        spare = _Spare(home, sock)
-        if spare.pid == 0:
-            return spare  # the program process
-        started = spare.start(msg, fds)
-    for fd in fds:
+        try:
+            msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 2)
+        except ConnectionResetError:
+            msg = b""
+        if not msg:
+            raise _CallerGone
+    job = json.loads(msg)
+    ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        pid = os.fork()
+    except OSError:  # its PID 1 died while waiting (ENOMEM): take fresh namespaces
+        _go_home(home)
+        spare.end()
+        spare.start()
+        pid = os.fork()
+    if pid == 0:
+        _program(job, fds, ready_w)
+        return job  # type: ignore[no-any-return]
+    _go_home(home)
+    for fd in (*fds, ready_w):
         os.close(fd)
-    if not started:
-        error = "sandbox setup failed: PID 1 of the new namespaces died before its job"
-        sock.send(json.dumps({"status": 127 << 8, "setup_error": error}).encode())
-        return _Spare(home, sock)
-    _wait_job(sock, spare.pid, spare.ready_r)
-    return _Spare(home, sock)  # forked now, while the caller is busy with its side
+    _wait_job(sock, pid, spare, ready_r)
+    return None
 
 
-def _wait_job(sock: socket.socket, pid: int, ready_r: int) -> None:
-    """Wait for the program's exit (or kill it when asked); report its wait status."""
+def _wait_job(sock: socket.socket, pid: int, spare: _Spare, ready_r: int) -> None:
+    """Wait for the program's exit (or kill its namespace when asked); report its wait status."""
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN)
-    pidfd = os.pidfd_open(pid) if pid > 0 else os.open(os.devnull, os.O_RDONLY)
+    pidfd = os.pidfd_open(pid)
     poller.register(pidfd, select.POLLIN)
     killed = False
     try:
         while not any(fd == pidfd for fd, _ in poller.poll()):
-            if not sock.recv(64):  # the caller went away: kill the job and leave
-                os.kill(pid, signal.SIGKILL)
-                raise SystemExit(0)
-            os.kill(pid, signal.SIGKILL)  # "kill": PID 1 dies, the kernel kills the rest
+            try:
+                msg = sock.recv(64)
+            except ConnectionResetError:
+                msg = b""
+            if not msg:
+                raise _CallerGone
+            os.kill(spare.pid, signal.SIGKILL)  # "kill": PID 1 dies, the kernel kills the rest
             killed = True
     finally:
         os.close(pidfd)
-    status = os.waitpid(pid, 0)[1] if pid > 0 else 127 << 8
+    status = os.waitpid(pid, 0)[1]
+    # killed but not by us: PID 1 killed from outside (it is gone by now), or the program's
+    # own SIGKILL / CPU limit (PID 1 still pausing)
+    sigkill = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    lost = not killed and sigkill and bool(select.select([spare.pidfd], [], [], 0.2)[0])
+    spare.end()  # whatever the program left behind dies with its namespace
     chunks = []
     while chunk := os.read(ready_r, 4096):
         chunks.append(chunk)
     os.close(ready_r)
-    error, sep, program_status = b"".join(chunks).partition(b"\0S")
-    if sep:
-        status = int(program_status)  # else PID 1 was killed, or setup failed
-    # PID 1 gone without a word, and not by our hand: the program's fate is unknown
-    lost = not (sep or error or killed)
-    report = {"status": status, "setup_error": error.decode(errors="replace"), "lost": lost}
-    sock.send(json.dumps(report).encode())
+    error = b"".join(chunks).decode(errors="replace")
+    try:
+        sock.send(json.dumps({"status": status, "setup_error": error, "lost": lost}).encode())
+    except (BrokenPipeError, ConnectionResetError):
+        raise _CallerGone from None
 
 
 def _serve() -> tuple[str, list[str], bool]:
     sock = socket.socket(fileno=int(sys.argv[2]))
+    options = json.loads(sys.argv[3])
+    _drop_bounding_set()
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)  # every program's mount namespace copies this
+    fresh = dict(_NAMESPACES)
+    if options["netns"] != "program":  # one for this slot's programs in turn (docs: Sandbox)
+        _check(_LIBC.unshare(CLONE_NEWNET), "unshare the network namespace")
+        del fresh[CLONE_NEWNET]
+    for name in options["preload"]:  # stdlib modules programs import: once here, not per program
+        __import__(name)
     home = [
         (os.open(f"/proc/self/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag)
-        for flag, name in _NAMESPACES.items()
+        for flag, name in fresh.items()
     ]
     gc.collect()
     gc.freeze()  # fewer copy-on-write faults in each forked program
-    spare = _Spare(home, sock)
-    while spare.pid != 0:
-        spare = _serve_one(sock, home, spare)
-    job = spare.job  # only the program process gets here
+    zygote, spare = os.getpid(), _Spare(sum(fresh))
+    try:
+        while (job := _serve_one(sock, home, spare)) is None:  # the program process leaves
+            spare.start()
+    except BaseException as exc:
+        if os.getpid() != zygote:
+            raise
+        spare.kill()  # it cannot notice this process exit; the kernel kills its namespace
+        if isinstance(exc, _CallerGone):
+            raise SystemExit(0) from None
+        raise
     return job["script"], job["argv"], bool(job["isolated"])
 
 

@@ -23,8 +23,9 @@ This module knows nothing about benchmarks."""
 
 from __future__ import annotations
 
+import math
 import os
-import selectors
+import select
 import shutil
 import subprocess
 import tempfile
@@ -220,31 +221,30 @@ def collect(
     The caller closes the fds."""
     bufs = {out_fd: bytearray(), err_fd: bytearray()}
     seen = 0
-    sel = selectors.DefaultSelector()
+    poller = select.poll()  # no fd of its own to create and close, unlike epoll
     for fd in (out_fd, err_fd):
-        sel.register(fd, selectors.EVENT_READ)
+        poller.register(fd, select.POLLIN)
+    open_fds = 2
     status: StepStatus = "ok"
-    try:
-        while sel.get_map():
-            left = start + limits.timeout_s - time.monotonic()
-            if left <= 0:
-                status = "timeout"
-                break
-            for key, _ in sel.select(timeout=left):
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    sel.unregister(key.fileobj)
-                    continue
-                buf = bufs[key.fd]
-                buf += chunk
-                seen += len(chunk)
-                if len(buf) > 2 * limits.output_bytes:
-                    del buf[: len(buf) - limits.output_bytes]
-            if seen > 8 * limits.output_bytes:
-                status = "output_limit"
-                break
-    finally:
-        sel.close()
+    while open_fds:
+        left = start + limits.timeout_s - time.monotonic()
+        if left <= 0:
+            status = "timeout"
+            break
+        for fd, _ in poller.poll(max(1, math.ceil(left * 1000))):
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                poller.unregister(fd)
+                open_fds -= 1
+                continue
+            buf = bufs[fd]
+            buf += chunk
+            seen += len(chunk)
+            if len(buf) > 2 * limits.output_bytes:
+                del buf[: len(buf) - limits.output_bytes]
+        if seen > 8 * limits.output_bytes:
+            status = "output_limit"
+            break
     return bytes(bufs[out_fd]), bytes(bufs[err_fd]), status
 
 

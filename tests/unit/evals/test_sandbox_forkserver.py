@@ -3,11 +3,17 @@ of a fresh `python script.py`, and the fall back to the multi-process path when 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import logging
 import os
+import re
 import resource
 import signal
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -176,8 +182,141 @@ def test_survives_a_killed_spare_and_a_killed_zygote(caplog: pytest.LogCaptureFi
     with caplog.at_level(logging.WARNING, logger="wavecoder.evals.forkserver"):
         assert run_py("print(3)").stdout == "3\n"  # rerun on the multi-process path
     assert "zygote lost" in caplog.text
+    assert not _group(zygote.proc.pid)  # its spare PID 1 (which outlives it) was killed too
     assert run_py("print(4)").stdout == "4\n"  # and a new zygote after that
     assert not forkserver._POOL.failures
+
+
+def _group(pgid: int) -> list[int]:
+    members = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry))
+    return members
+
+
+CALLER_DIES_WITH_A_REPLY_UNREAD = """
+import os, select, sys
+from wavecoder.evals import forkserver, sandbox
+from wavecoder.evals.runners import build_job
+
+def wait_then_die(self, timeout_s):
+    select.select([self.sock], [], [], 10)  # the report is there; leave it unread
+    print(self.proc.pid, flush=True)
+    os._exit(0)
+
+forkserver.Zygote._wait = wait_then_die
+sandbox.run(build_job("python", "print(1)"))
+"""
+
+
+def test_a_caller_that_dies_leaves_no_process_behind() -> None:
+    # the zygote then reads ECONNRESET, not EOF: it used to die of it, leaving PID 1 paused
+    proc = subprocess.run(
+        [sys.executable, "-c", CALLER_DIES_WITH_A_REPLY_UNREAD],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, forkserver.ENV_SWITCH: "1"},
+    )
+    zygote = int(proc.stdout)
+    deadline = time.monotonic() + 10
+    while _group(zygote) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _group(zygote)
+
+
+def _pid1_of(zygote: forkserver.Zygote) -> int:
+    """The host pid of the namespace's PID 1 among the zygote's children."""
+    for pid in _children(zygote.proc.pid):
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{pid}/status").read_text()
+            if re.search(r"^NSpid:\s+\d+\s+1$", status, re.M):
+                return pid
+    raise AssertionError("no PID 1 among the zygote's children")
+
+
+def test_pid1_killed_from_outside_mid_run_reruns_the_step(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert run_py("print(0)").stdout == "0\n"
+    (zygote,) = [z for k, z in forkserver._POOL._zygotes.items() if k[1] != "exec"]
+
+    def kill_pid1() -> None:
+        time.sleep(0.5)  # the program below is sleeping by now
+        os.kill(_pid1_of(zygote), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_pid1)
+    killer.start()
+    with caplog.at_level(logging.WARNING, logger="wavecoder.evals.forkserver"):
+        r = run_py("import time\ntime.sleep(2)\nprint('done')")
+    killer.join()
+    assert r.status == "ok" and r.stdout == "done\n"  # the rerun's verdict, not a kill's
+    assert "PID 1 killed from outside" in caplog.text
+
+
+def test_a_program_killing_itself_is_its_own_verdict(caplog: pytest.LogCaptureFixture) -> None:
+    code = "import os, signal\nprint('x', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)"
+    with caplog.at_level(logging.WARNING, logger="wavecoder.evals.forkserver"):
+        fast = run_py(code)
+    slow = run_py(code, fast=False)
+    assert (fast.status, fast.returncode, fast.stdout) == ("failed", -9, "x\n")
+    assert (slow.status, slow.stdout) == ("failed", "x\n")  # 137 there: a shell reports it
+    assert not caplog.text  # not mistaken for a PID 1 killed from outside
+
+
+def test_pid1_reaps_orphans_so_they_do_not_count_against_nproc() -> None:
+    orphans = (
+        "import os\n"
+        "failed = 0\n"
+        "for _ in range(60):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        try:\n"
+        "            if os.fork() == 0:\n"
+        "                os._exit(0)  # orphaned to PID 1 when its parent exits\n"
+        "        except OSError:\n"
+        "            os._exit(1)\n"
+        "        os._exit(0)\n"
+        "    failed += os.waitpid(pid, 0)[1] != 0\n"
+        "print('failed forks:', failed)\n"
+    )
+    job = build_job("python", orphans, timeout_s=10)
+    (step,) = job.steps
+    small = dataclasses.replace(step, limits=dataclasses.replace(step.limits, nproc=16))
+    r = sandbox.run(dataclasses.replace(job, steps=(small,))).last
+    assert (r.status, r.stdout) == ("ok", "failed forks: 0\n"), r.stderr
+
+
+def test_each_program_reseeds_random() -> None:
+    code = "import random\nprint(random.getrandbits(64))"
+    assert len({run_py(code).stdout for _ in range(3)}) == 3
+
+
+@pytest.mark.parametrize("mode", forkserver.NETNS_MODES)
+def test_network_namespace_per_slot_or_per_program(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(forkserver.ENV_NETNS, mode)
+    code = (
+        "import os, socket\n"
+        "print(os.readlink('/proc/self/ns/net'))\n"
+        "print(sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]))\n"
+        "try:\n"
+        "    socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
+        "except OSError as exc:\n"
+        "    print(type(exc).__name__)\n"
+    )
+    try:
+        first, second = (run_py(code).stdout.splitlines() for _ in range(2))
+    finally:
+        forkserver._POOL.close_all()  # the other tests expect one Python zygote
+    host = os.readlink("/proc/self/ns/net")
+    assert host not in (first[0], second[0])
+    assert first[1:] == second[1:] == ["['lo']", "OSError"]  # lo only, and it is down
+    assert (first[0] == second[0]) == (mode == "slot")
 
 
 def test_a_bind_that_cannot_mount_fails_the_step_and_spares_the_fast_path() -> None:
