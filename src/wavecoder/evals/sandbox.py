@@ -5,9 +5,11 @@ one after the other, stopping at the first that fails. In the default `namespace
 
 - runs as an unprivileged uid of its own (one per concurrent slot, so RLIMIT_NPROC of one job
   never starves another), with no capabilities, no supplementary groups and `no_new_privs`;
-- in new mount, network, PID, IPC and UTS namespaces, fresh for every step: no network at all,
-  a private /proc that shows only the job's processes, its directory bound on /tmp, and fresh
-  tmpfs over the other world-writable places, so it cannot write outside its directory;
+- in new mount, PID, IPC and UTS namespaces, fresh for every step, and a network namespace with
+  nothing configured (the fast path's is one per slot, reused by its steps in turn; see
+  `forkserver`): no network at all, a private /proc that shows only the job's processes, its
+  directory bound on /tmp, and fresh tmpfs over the other world-writable places, so it cannot
+  write outside its directory;
 - under rlimits on CPU time, address space, processes, file size and open files;
 - with stdin closed, a scrubbed environment (only the variables the runner names), output
   capped, and the whole namespace killed at the deadline (PID 1 of the namespace dies, and the
