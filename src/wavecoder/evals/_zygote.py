@@ -165,11 +165,13 @@ class _Spare:
 
     def __init__(self, flags: int) -> None:
         self.flags, self.pid = flags, 0
+        # PID 1's stack: one buffer for every spare, as one PID 1 at a time is alive (`start`
+        # follows `end`), and it must outlive the PID 1 that runs on it
+        self.stack = ctypes.create_string_buffer(_INIT_STACK)
         self.start()
 
     def start(self) -> None:
         _check(_LIBC.unshare(self.flags), "unshare")
-        self.stack = ctypes.create_string_buffer(_INIT_STACK)  # PID 1's, while it lives
         top = (ctypes.addressof(self.stack) + _INIT_STACK) & ~0xF
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         chld = signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no child of ours is alive now

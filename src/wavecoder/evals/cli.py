@@ -109,7 +109,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--sandbox",
         choices=("namespaces", "weak"),
         default="namespaces",
-        help="weak: no uid drop, no network/filesystem isolation (explicit opt-in)",
+        help=(
+            "weak: no uid drop, no network/filesystem isolation (explicit opt-in). namespaces: "
+            "env WAVECODER_SANDBOX_NETNS=program gives every program a fresh network namespace "
+            "(default: one per worker slot), WAVECODER_SANDBOX_FORKSERVER=0 the util-linux path"
+        ),
     )
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per program run")
     p.add_argument("--workers", type=int, default=0, help="parallel programs (default: CPUs)")
