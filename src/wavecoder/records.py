@@ -254,7 +254,12 @@ class Example(Record):
     """An instruction instance written by the generator from one raw `Code`.
 
     The four fields are the paper's (`task_name` is kept for analysis, dropped at export).
-    `raw` is the generator's reply as received, kept even when parsing failed.
+    `information` is `<noinput>` when the instance has no input. `language` is the raw code's
+    language; `target_language` is set for translation only. `raw` is the generator's reply as
+    received, kept even when parsing failed. `model` is the generator's identity (the LLM
+    client's `identity`), `prompt_version` the task prompt's version. `meta` holds task-specific
+    facts as strings, e.g. for repair with an injected bug: `bug_kind`, `bug_line`, `bug_detail`,
+    `buggy_code` (the input shown to the generator); the original code is the reference fix.
     """
 
     id: str
@@ -268,6 +273,9 @@ class Example(Record):
     target_language: Language | None = None
     raw: str = ""
     round: int = 0
+    model: str = ""
+    prompt_version: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -279,13 +287,21 @@ class RuleVerdict(Record):
 
 @dataclass(frozen=True)
 class Verdict(Record):
-    """The discriminator's judgement of one `Example`, rule by rule, with its raw reply."""
+    """The discriminator's judgement of one `Example`, rule by rule, with its raw reply.
+
+    `accepted` is true only when the overall answer and every rule say yes. `overall` is the
+    overall answer as parsed (`""` when the reply could not be parsed: then `accepted` is false).
+    `model` is the judge's identity; `round` the generation round the example belongs to.
+    """
 
     example_id: str
     accepted: bool
     rules: tuple[RuleVerdict, ...] = ()
     reasons: str = ""
     raw: str = ""
+    overall: Literal["yes", "no", ""] = ""
+    model: str = ""
+    round: int = 0
 
 
 # --- Evaluation records ----------------------------------------------------------------------
