@@ -10,6 +10,12 @@ stage (imported only when used, so `import wavecoder` stays light). A stage modu
     SHARDABLE: bool (optional)  False for stages that need all records at once (k-center)
     preflight(cfg) (optional)   raises ConfigError on what must be fixed before the run starts
                                 (consent, missing data): checked for every stage to run first
+    defer(cfg, inputs=, seed=, sections=) (optional)  a message when the stage cannot run yet
+                                (no LLM endpoint configured): the run prints it and stops
+                                there cleanly (exit 0), leaving the stage pending
+    PAIRED_WITH: str (optional) the next stage, run together with this one round by round by
+                                `run_pair(ctx, next_ctx) -> (stats, next_stats)` (generate and
+                                judge feed each other); its config is part of this fingerprint
 
 A stage's fingerprint hashes its config section, VERSION, the run seed and the fingerprints of its
 inputs. A finished stage whose fingerprint no longer matches stops the run with the changed keys
@@ -71,7 +77,16 @@ STAGES: tuple[StageSpec, ...] = (
         "wavecoder.corpus.select",
         "pick a maximally diverse coreset with exact k-center greedy",
     ),
-    # generate -> judge -> export (the instruction data) come here; until then train.data
+    StageSpec(
+        "generate",
+        "wavecoder.instruct.generate",
+        "write instruction cases from the coreset with the LLM generator (4 tasks, few-shot)",
+    ),
+    StageSpec(
+        "judge",
+        "wavecoder.instruct.judge",
+        "check each case rule by rule with the LLM discriminator; feed the example pools",
+    ),
     StageSpec(
         "train",
         "wavecoder.train.stage",
@@ -203,7 +218,13 @@ def load_run_config(
 
 
 def fingerprint_record(
-    spec: StageSpec, module: ModuleType, section: Any, seed: int, inputs: dict[str, StageDir]
+    spec: StageSpec,
+    module: ModuleType,
+    section: Any,
+    seed: int,
+    inputs: dict[str, StageDir],
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     upstream = {}
     for name, sd in sorted(inputs.items()):
@@ -213,7 +234,10 @@ def fingerprint_record(
         "stage": spec.name,
         "version": int(module.VERSION),
         "seed": seed,
-        "config": {spec.name: cfgmod.to_data(section)},
+        "config": {
+            spec.name: cfgmod.to_data(section),
+            **{k: cfgmod.to_data(v) for k, v in (extra or {}).items()},
+        },
         "inputs": upstream,
     }
     return {"fingerprint": stable_hash(body, length=20), **body}
@@ -250,32 +274,32 @@ def completion(sd: StageDir) -> tuple[str, list[int]]:
 # --- running ----------------------------------------------------------------------------------
 
 
-def run_stage(
+def _prepare(
     spec: StageSpec,
+    module: ModuleType,
     section: Any,
     out: StageDir,
     *,
     inputs: dict[str, StageDir],
-    paths: Sequence[Path] = (),
-    seed: int = 42,
-    force: bool = False,
-    quiet: bool = False,
-    round: int = 0,
-) -> Stats | None:
-    """Run one stage into `out` unless it is already done; returns its stats (None if skipped)."""
-    module = load_stage(spec)
+    seed: int,
+    force: bool,
+    running: Sequence[str] = (),
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Check inputs and fingerprint, write the fingerprint; None when the stage is done already.
+    `running`: inputs that run together with this stage (not finished yet, by design)."""
     if out.shard and not getattr(module, "SHARDABLE", True):
         raise PipelineError(f"stage {spec.name!r} needs all records at once and cannot be sharded")
     for name, sd in inputs.items():
         state, missing = completion(sd)
         if state != "done" and out.shard and missing and out.shard.index not in missing:
             state = "done"  # a sharded run needs only its own shard of the upstream stage
-        if state != "done":
+        if state != "done" and name not in running:
             detail = f" (shards {missing} missing)" if missing else ""
             raise PipelineError(
                 f"stage {spec.name!r} reads {name!r} at {sd.path}, which is not finished{detail}"
             )
-    fp = fingerprint_record(spec, module, section, seed, inputs)
+    fp = fingerprint_record(spec, module, section, seed, inputs, extra=extra)
     old = out.read_json("fingerprint", sharded=False)
     if force:
         out.clear()
@@ -290,6 +314,40 @@ def run_stage(
         return None
     out.path.mkdir(parents=True, exist_ok=True)
     out.write_json("fingerprint", fp, sharded=False)
+    return fp
+
+
+def _finish(spec: StageSpec, out: StageDir, fp: dict[str, Any], stats: Stats, start: float) -> None:
+    seconds = round_(time.monotonic() - start)
+    out.write_json("stats", stats)
+    out.mark_done(
+        {
+            "fingerprint": fp["fingerprint"],
+            "seconds": seconds,
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "stats": stats,
+        }
+    )
+    log.info("%s: done in %.1fs %s", spec.name, seconds, _brief(stats))
+
+
+def run_stage(
+    spec: StageSpec,
+    section: Any,
+    out: StageDir,
+    *,
+    inputs: dict[str, StageDir],
+    paths: Sequence[Path] = (),
+    seed: int = 42,
+    force: bool = False,
+    quiet: bool = False,
+    round: int = 0,
+) -> Stats | None:
+    """Run one stage into `out` unless it is already done; returns its stats (None if skipped)."""
+    module = load_stage(spec)
+    fp = _prepare(spec, module, section, out, inputs=inputs, seed=seed, force=force)
+    if fp is None:
+        return None
     ctx = StageContext(
         name=spec.name,
         cfg=section,
@@ -304,18 +362,51 @@ def run_stage(
     log.info("%s: running", spec.name)
     start = time.monotonic()
     stats = dict(module.run(ctx) or {})
-    seconds = round_(time.monotonic() - start)
-    out.write_json("stats", stats)
-    out.mark_done(
-        {
-            "fingerprint": fp["fingerprint"],
-            "seconds": seconds,
-            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "stats": stats,
-        }
-    )
-    log.info("%s: done in %.1fs %s", spec.name, seconds, _brief(stats))
+    _finish(spec, out, fp, stats, start)
     return stats
+
+
+def run_paired(
+    first: StageSpec,
+    second: StageSpec,
+    rc: RunConfig,
+    store: RunStore,
+    *,
+    forced: set[str],
+    quiet: bool = False,
+) -> dict[str, Stats | None]:
+    """Two stages that feed each other (generate and judge), run together by the first's
+    `run_pair`; if the first is finished already, the second runs on its own."""
+    m1, m2 = load_stage(first), load_stage(second)
+    s1, s2 = rc.sections[first.name], rc.sections[second.name]
+    out1, out2 = store.stage(first.name), store.stage(second.name)
+    in1 = {name: store.stage(name) for name in m1.INPUTS}
+    in2 = {name: store.stage(name) for name in m2.INPUTS}
+    force1 = first.name in forced
+    fp1 = _prepare(first, m1, s1, out1, inputs=in1, seed=rc.seed, force=force1,
+                   extra={second.name: s2})  # fmt: skip
+    if fp1 is None:
+        stats2 = run_stage(second, s2, out2, inputs=in2, seed=rc.seed,
+                           force=second.name in forced, quiet=quiet)  # fmt: skip
+        return {first.name: None, second.name: stats2}
+    fp2 = _prepare(second, m2, s2, out2, inputs=in2, seed=rc.seed, force=True if force1 else
+                   second.name in forced, running=(first.name,))  # fmt: skip
+    if fp2 is None:  # finished alone before (its input was rerun since): redo it with the pair
+        fp2 = _prepare(second, m2, s2, out2, inputs=in2, seed=rc.seed, force=True,
+                       running=(first.name,))  # fmt: skip
+    assert fp2 is not None
+    ctxs = [
+        StageContext(name=spec.name, cfg=sec, out=out, inputs=inp, shard=out.shard,
+                     seed=rc.seed, quiet=quiet)
+        for spec, sec, out, inp in ((first, s1, out1, in1), (second, s2, out2, in2))
+    ]  # fmt: skip
+    log.info("%s + %s: running", first.name, second.name)
+    start = time.monotonic()
+    stats1, stats2 = m1.run_pair(*ctxs)
+    _finish(first, out1, fp1, dict(stats1), start)
+    # the second's fingerprint names the first's final one (written before either ran)
+    _finish(second, out2, fp2, dict(stats2), start)
+    return {first.name: dict(stats1), second.name: dict(stats2)}
 
 
 def round_(x: float) -> float:
@@ -362,7 +453,9 @@ def run_pipeline(
     todo, forced = select_stages(stages, start=start, stop=stop or rc.stop_after, force=force)
     preflight(todo, rc)
     results: dict[str, Stats | None] = {}
-    for spec in todo:
+    for i, spec in enumerate(todo):
+        if spec.name in results:
+            continue  # ran with the stage before it (a pair)
         module = load_stage(spec)
         if shard and not getattr(module, "SHARDABLE", True):
             log.warning(
@@ -374,6 +467,12 @@ def run_pipeline(
             break
         inputs = {name: store.stage(name) for name in module.INPUTS}
         out = store.stage(spec.name)
+        if _deferred(module, spec, rc, inputs, out):
+            break
+        paired = getattr(module, "PAIRED_WITH", None)
+        if paired and i + 1 < len(todo) and todo[i + 1].name == paired:
+            results.update(run_paired(spec, todo[i + 1], rc, store, forced=forced, quiet=quiet))
+            continue
         results[spec.name] = run_stage(
             spec,
             rc.sections[spec.name],
@@ -384,6 +483,20 @@ def run_pipeline(
             quiet=quiet,
         )
     return results
+
+
+def _deferred(
+    module: ModuleType, spec: StageSpec, rc: RunConfig, inputs: dict[str, StageDir], out: StageDir
+) -> bool:
+    """Print the stage's `defer` message and say so when the stage cannot run yet."""
+    defer = getattr(module, "defer", None)
+    if defer is None or out.is_done():
+        return False
+    note = defer(rc.sections[spec.name], inputs=inputs, seed=rc.seed, sections=rc.sections)
+    if note:
+        print(note)
+        log.info("%s: not run (%s); the run stops here", spec.name, note.splitlines()[-1])
+    return bool(note)
 
 
 def preflight(todo: Sequence[StageSpec], rc: RunConfig) -> None:
