@@ -342,10 +342,12 @@ def run_stage(
     force: bool = False,
     quiet: bool = False,
     round: int = 0,
+    extra: dict[str, Any] | None = None,
 ) -> Stats | None:
-    """Run one stage into `out` unless it is already done; returns its stats (None if skipped)."""
+    """Run one stage into `out` unless it is already done; returns its stats (None if skipped).
+    `extra`: other config sections its output depends on (`paired_sections`)."""
     module = load_stage(spec)
-    fp = _prepare(spec, module, section, out, inputs=inputs, seed=seed, force=force)
+    fp = _prepare(spec, module, section, out, inputs=inputs, seed=seed, force=force, extra=extra)
     if fp is None:
         return None
     ctx = StageContext(
@@ -384,7 +386,7 @@ def run_paired(
     in2 = {name: store.stage(name) for name in m2.INPUTS}
     force1 = first.name in forced
     fp1 = _prepare(first, m1, s1, out1, inputs=in1, seed=rc.seed, force=force1,
-                   extra={second.name: s2})  # fmt: skip
+                   extra=paired_sections(m1, rc.sections))  # fmt: skip
     if fp1 is None:
         stats2 = run_stage(second, s2, out2, inputs=in2, seed=rc.seed,
                            force=second.name in forced, quiet=quiet)  # fmt: skip
@@ -481,8 +483,15 @@ def run_pipeline(
             seed=rc.seed,
             force=spec.name in forced,
             quiet=quiet,
+            extra=paired_sections(module, rc.sections),
         )
     return results
+
+
+def paired_sections(module: ModuleType, sections: dict[str, Any]) -> dict[str, Any] | None:
+    """The paired stage's section, part of a PAIRED_WITH stage's fingerprint in a run."""
+    paired = getattr(module, "PAIRED_WITH", None)
+    return {paired: sections[paired]} if paired and paired in sections else None
 
 
 def _deferred(

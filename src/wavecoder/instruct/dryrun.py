@@ -23,7 +23,7 @@ from wavecoder.llm.dryrun import DryRun
 CONNECT = (
     "no teacher configured for {roles}: export OPENAI_BASE_URL=http://HOST:PORT/v1 (vLLM, "
     "SGLang, Ollama, ...) and/or OPENAI_API_KEY=..., or set generate.llm.base_url and "
-    "judge.llm.base_url, then rerun the same command"
+    "judge.llm.base_url (and .llm.model to the served model), then rerun the same command"
 )
 
 
