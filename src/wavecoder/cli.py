@@ -40,7 +40,8 @@ EXAMPLES = {
     "run": "wavecoder run configs/tiny.yaml\n  wavecoder run configs/tiny.yaml --force select "
     "select.budget=50",
     "status": "wavecoder status runs/tiny",
-    "show": "wavecoder show runs/tiny judge -n 3\n  wavecoder show runs/tiny filter -n 3 --rejected",
+    "show": "wavecoder show runs/tiny judge -n 3\n"
+    "  wavecoder show runs/tiny filter -n 3 --rejected",
     "train": "wavecoder train -i data.jsonl -o runs/ds --base-model "
     "deepseek-ai/deepseek-coder-6.7b-base --recipe paper-deepseek-6.7b",
     "eval": "wavecoder eval score --benchmark humaneval --samples samples.jsonl "

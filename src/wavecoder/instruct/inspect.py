@@ -65,8 +65,10 @@ def show_cases(run_dir: Path, stage: str, *, n: int = 5) -> bool:
         examples = (ex for ex in examples if ex.id in verdicts)
     total = gen.count_records("records") if stage == "generate" else len(verdicts)
     for i, ex in enumerate(itertools.islice(examples, n)):
-        print(f"── {stage} case {i + 1}/{total}: {ex.task} ({ex.language}"
-              f"{' -> ' + ex.target_language if ex.target_language else ''}), round {ex.round} ──")  # fmt: skip
+        target = f" -> {ex.target_language}" if ex.target_language else ""
+        print(
+            f"── {stage} case {i + 1}/{total}: {ex.task} ({ex.language}{target}), round {ex.round} ──"
+        )
         for key in ("task_name", "instruction", "information", "solution"):
             _field(key, getattr(ex, key))
         for key, value in sorted(ex.meta.items()):
