@@ -66,9 +66,8 @@ def show_cases(run_dir: Path, stage: str, *, n: int = 5) -> bool:
     total = gen.count_records("records") if stage == "generate" else len(verdicts)
     for i, ex in enumerate(itertools.islice(examples, n)):
         target = f" -> {ex.target_language}" if ex.target_language else ""
-        print(
-            f"── {stage} case {i + 1}/{total}: {ex.task} ({ex.language}{target}), round {ex.round} ──"
-        )
+        head = f"{ex.task} ({ex.language}{target}), round {ex.round}"
+        print(f"── {stage} case {i + 1}/{total}: {head} ──")
         for key in ("task_name", "instruction", "information", "solution"):
             _field(key, getattr(ex, key))
         for key, value in sorted(ex.meta.items()):
