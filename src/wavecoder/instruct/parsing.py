@@ -21,9 +21,11 @@ REQUIRED = ("instruction", "information", "solution")
 Reason = Literal["no_case", "two_cases", "missing_field", "bad_json"]
 
 _ANALYSIS = re.compile(r"^[ \t]*[#*\- ]*<?(?:Analysis|ANALYSIS)>?[ \t]*\**[ \t]*:", re.M)
+# A key starts its line (after an optional bullet or bold mark): an indented `instruction :=`
+# inside the solution's code is code, not a second key.
 _KEY_LINE = re.compile(
-    r"^[ \t]*(?:[-*] )?[ \t]*\**[ \t]*(task[ _]name|instruction|information|solution)[ \t]*\**"
-    r"[ \t]*:[ \t]*\**[ \t]*(.*)$",
+    r"^(?:[-*] )?\**[ \t]*(task[ _]name|instruction|information|solution)[ \t]*\**"
+    r"[ \t]*:(?!=)[ \t]*\**[ \t]*(.*)$",
     re.I | re.M,
 )
 _FENCE = re.compile(r"```[\w+#.-]*[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.S)

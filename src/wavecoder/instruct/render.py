@@ -33,9 +33,11 @@ _BAD = (
 def render_output(case: Case, fmt: str) -> str:
     if fmt != "text":
         return json.dumps(case.to_dict(), ensure_ascii=False, indent=2)
+    info = case.information
+    info = f"\n{info}" if "\n" in info else f" {info}"  # code goes on the lines below its key
     return (
         f"task_name: {case.task_name}\ninstruction: {case.instruction}\n"
-        f"information: {case.information}\nsolution:\n{case.solution}"
+        f"information:{info}\nsolution:\n{case.solution}"
     )
 
 
