@@ -13,6 +13,7 @@ Not here: reading and writing files (`wavecoder.store`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -121,8 +122,7 @@ class Record:
     def from_dict(cls: type[R], data: dict[str, Any]) -> R:
         if not isinstance(data, dict):
             raise TypeError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
-        hints = get_type_hints(cls)
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        hints, names = _fields_of(cls)  # type: ignore[arg-type]
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"{cls.__name__}: unknown field(s) {', '.join(unknown)}")
@@ -135,6 +135,13 @@ class Record:
     @classmethod
     def from_json(cls: type[R], line: str) -> R:
         return cls.from_dict(json.loads(line))
+
+
+@functools.cache
+def _fields_of(cls: type) -> tuple[dict[str, Any], frozenset[str]]:
+    """A record class's resolved type hints and field names, computed once per class
+    (`get_type_hints` costs about a millisecond a call: most of reading a record)."""
+    return get_type_hints(cls), frozenset(f.name for f in dataclasses.fields(cls))
 
 
 def _encode(value: Any) -> Any:

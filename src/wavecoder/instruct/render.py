@@ -12,6 +12,7 @@ verdict format. Not here: which cases (`pools.py`), sending (`loop.py`).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from string import Template
@@ -41,6 +42,7 @@ def render_output(case: Case, fmt: str) -> str:
     )
 
 
+@functools.lru_cache(maxsize=8192)  # pool cases recur in many prompts; rendering is pure
 def render_case(label: str, c: PoolCase, *, fmt: str, verdict_fmt: str) -> str:
     return (
         f"{label}:\nInput:\n{c.input}\nOutput:\n{render_output(c.case, fmt)}\n"

@@ -20,7 +20,7 @@ from wavecoder.instruct.bugs import BUG_KINDS, Bug, BugKind, inject_bug
 from wavecoder.instruct.task import Unit, assign_task, pick_target, without
 from wavecoder.llm.base import LLMConfig, Message, Request, ResponseFormat
 from wavecoder.records import Code, Example, Language, Selected, Task
-from wavecoder.store import Shard, StageDir
+from wavecoder.store import Shard, StageDir, read_jsonl
 
 
 @dataclass(frozen=True)
@@ -124,12 +124,15 @@ class Plan:
         return self.rank[code_id] * self.settings.rounds // self.size
 
     def codes(self, wanted: Any = None) -> Iterator[Code]:
-        """Selected codes in dedup's order (`wanted`: a predicate on the id)."""
-        for code in self.dedup.read_records("records", Code):
-            if code.id not in self.rank or (self.shard and not self.shard.owns(code.id)):
-                continue
-            if wanted is None or wanted(code.id):
-                yield code
+        """Selected codes in dedup's order (`wanted`: a predicate on the id). Only the selected
+        lines are decoded into records: dedup holds the whole corpus (1.2M for the paper)."""
+        for part in self.dedup.parts("records"):
+            for _, obj in read_jsonl(part):
+                cid = obj.get("id")
+                if cid not in self.rank or (self.shard and not self.shard.owns(cid)):
+                    continue
+                if wanted is None or wanted(cid):
+                    yield Code.from_dict(obj)
 
     def units(self, round: int) -> Iterator[Unit]:
         for code in self.codes(lambda cid: self.round_of(cid) == round):

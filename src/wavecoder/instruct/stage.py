@@ -54,7 +54,9 @@ def run_loop(gen_ctx: Any, judge_ctx: Any | None) -> tuple[dict[str, Any], dict[
             judge=_side(judge_ctx.cfg, jllm, judge_ctx.out) if judge_ctx and jllm else None,
             gen_out=gen_ctx.out, repair_bugs=gcfg.repair_bugs,
             pool_cap=judge_ctx.cfg.pool_max if judge_ctx is not None else 1,
-            window=gcfg.llm.concurrency + (judge_ctx.cfg.llm.concurrency if judge_ctx else 0),
+            # twice the slots of both roles: a queue in front of each, so neither idles while
+            # units are bunched in the other's phase; still bounded, whatever the coreset size
+            window=2 * (gcfg.llm.concurrency + (judge_ctx.cfg.llm.concurrency if judge_ctx else 0)),
         )  # fmt: skip
         books = [Usage(gllm, gcfg.llm, gen_ctx.out, "generator")]
         if judge_ctx is not None:
@@ -75,7 +77,7 @@ def run_judge_only(ctx: Any) -> dict[str, Any]:
     with build_llm(cfg.llm, role="judge") as jllm:
         loop = Loop(plan=None, seed=ctx.seed, gen=None, judge=_side(cfg, jllm, ctx.out),  # type: ignore[arg-type]
                     gen_out=ctx.inputs["generate"], repair_bugs=_repair_bugs(ctx),
-                    pool_cap=cfg.pool_max, window=cfg.llm.concurrency)  # fmt: skip
+                    pool_cap=cfg.pool_max, window=2 * cfg.llm.concurrency)  # fmt: skip
         book = Usage(jllm, cfg.llm, ctx.out, "judge")
         try:
             _drive(loop, loop.run_judge_only(ctx.inputs["dedup"]), [book])

@@ -79,13 +79,23 @@ class TaskSpec:
 
     @property
     def rules(self) -> tuple[str, ...]:
-        return tuple(_RULE.findall(prompt_text(self.judge_prompt)))
+        return _rules(self.judge_prompt)
 
     def prompt_version(self, output_format: str) -> str:
         """A short hash of every prompt file the task's generator and judge prompts use."""
         files = (self.prompt, self.judge_prompt, _format_file(output_format),
                  _verdict_file(output_format))  # fmt: skip
-        return f"{self.name}-" + stable_hash(*(prompt_text(f) for f in files), length=8)
+        return f"{self.name}-{_files_hash(files)}"
+
+
+@functools.cache
+def _rules(judge_prompt: str) -> tuple[str, ...]:
+    return tuple(_RULE.findall(prompt_text(judge_prompt)))
+
+
+@functools.cache
+def _files_hash(files: tuple[str, ...]) -> str:
+    return stable_hash(*(prompt_text(f) for f in files), length=8)
 
 
 def _format_file(output_format: str) -> str:

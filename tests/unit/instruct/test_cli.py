@@ -1,0 +1,67 @@
+"""The README's main command through the installed `wavecoder` executable, without a teacher and
+then with one; and `generate` / `judge` as standalone stage commands."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.unit.instruct.conftest import dataset
+from wavecoder.cli import main
+
+pytestmark = pytest.mark.timeout(180)
+REPO = Path(__file__).resolve().parents[3]
+WAVECODER = Path(sys.executable).parent / "wavecoder"
+
+
+def _wavecoder(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {**env, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
+    return subprocess.run([str(WAVECODER), *args], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=150)  # fmt: skip
+
+
+def test_demo_without_then_with_a_teacher(tmp_path: Path, teacher) -> None:  # type: ignore[no-untyped-def]
+    server, _ = teacher
+    run_dir = tmp_path / "tiny"
+    args = ["run", "configs/tiny.yaml", f"run_dir={run_dir}",
+            "ingest.sources=[tests/fixtures/corpus/tree]", "select.budget=6"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+
+    out = _wavecoder(*args, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "dry run, role generator: model gpt-4o-mini, 6 requests" in out.stdout
+    assert "dry run, role judge" in out.stdout and "prompt tokens (estimate)" in out.stdout
+    assert "You are asked to write one code" in out.stdout
+    assert "no teacher configured" in out.stdout and "OPENAI_BASE_URL" in out.stdout
+    assert (run_dir / "select" / "done.json").exists()
+    assert not (run_dir / "generate").exists()
+
+    out = _wavecoder(*args, env={**env, "OPENAI_BASE_URL": server.url})
+    assert out.returncode == 0, out.stderr
+    assert (run_dir / "judge" / "done.json").exists()
+    assert "instruction funnel: 6 selected -> 6 generated -> 6 judged" in out.stdout
+
+    shown = _wavecoder("show", str(run_dir), "judge", "-n", "1", env=env)
+    assert shown.returncode == 0 and "verdict: " in shown.stdout and "instruction:" in shown.stdout
+    status = _wavecoder("status", str(run_dir), env=env)
+    assert "generate  done" in status.stdout and "judge     done" in status.stdout
+
+
+def test_generate_and_judge_as_standalone_commands(tmp_path: Path, run_dir: Path, teacher) -> None:  # type: ignore[no-untyped-def]
+    server, responder = teacher
+    gen, judged = tmp_path / "gen", tmp_path / "judged"
+    url = f"llm.base_url={server.url}"
+    assert main(["generate", "-q", "-i", str(run_dir / "select"), "-i", str(run_dir / "dedup"),
+                 "-o", str(gen), "rounds=1", url]) == 0  # fmt: skip
+    assert main(["generate", "-q", "-i", str(run_dir / "select"), "-i", str(run_dir / "dedup"),
+                 "-o", str(tmp_path / "x"), "rounds=2", url]) == 2  # fmt: skip
+    assert main(["judge", "-q", "-i", str(gen), "-i", str(run_dir / "dedup"), "-o", str(judged),
+                 url]) == 0  # fmt: skip
+    assert responder.calls == {"generate": 12, "judge": 12}
+    verdicts = (judged / "records.jsonl").read_text().splitlines()
+    assert len(verdicts) == 12 and (judged / "pool.jsonl").exists()
+    assert dataset(run_dir) == ([], [], [], [])  # nothing written into the input run
