@@ -8,6 +8,7 @@ stage (imported only when used, so `import wavecoder` stays light). A stage modu
     Config                      a frozen dataclass: its section of the experiment YAML
     run(ctx) -> dict            does the work, returns its stats ("in", "out", "rejected.<reason>")
     SHARDABLE: bool (optional)  False for stages that need all records at once (k-center)
+    fingerprint_config(cfg) (optional)  the part of its section the fingerprint hashes
     preflight(cfg) (optional)   raises ConfigError on what must be fixed before the run starts
                                 (consent, missing data): checked for every stage to run first
     defer(cfg, inputs=, seed=, sections=) (optional)  a message when the stage cannot run yet
@@ -235,12 +236,19 @@ def fingerprint_record(
         "version": int(module.VERSION),
         "seed": seed,
         "config": {
-            spec.name: cfgmod.to_data(section),
+            spec.name: section_data(module, section),
             **{k: cfgmod.to_data(v) for k, v in (extra or {}).items()},
         },
         "inputs": upstream,
     }
     return {"fingerprint": stable_hash(body, length=20), **body}
+
+
+def section_data(module: ModuleType, section: Any) -> Any:
+    """What of a section the fingerprint hashes: all of it, unless the stage module says
+    otherwise with `fingerprint_config(section)` (LLM stages leave out endpoints and budgets)."""
+    custom = getattr(module, "fingerprint_config", None)
+    return custom(section) if custom is not None else cfgmod.to_data(section)
 
 
 def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -473,7 +481,12 @@ def run_pipeline(
             break
         paired = getattr(module, "PAIRED_WITH", None)
         if paired and i + 1 < len(todo) and todo[i + 1].name == paired:
-            results.update(run_paired(spec, todo[i + 1], rc, store, forced=forced, quiet=quiet))
+            nxt = todo[i + 1]
+            m2 = load_stage(nxt)
+            in2 = {name: store.stage(name) for name in m2.INPUTS}
+            if _deferred(m2, nxt, rc, in2, store.stage(nxt.name)):
+                break
+            results.update(run_paired(spec, nxt, rc, store, forced=forced, quiet=quiet))
             continue
         results[spec.name] = run_stage(
             spec,
@@ -491,7 +504,9 @@ def run_pipeline(
 def paired_sections(module: ModuleType, sections: dict[str, Any]) -> dict[str, Any] | None:
     """The paired stage's section, part of a PAIRED_WITH stage's fingerprint in a run."""
     paired = getattr(module, "PAIRED_WITH", None)
-    return {paired: sections[paired]} if paired and paired in sections else None
+    if not paired or paired not in sections:
+        return None
+    return {paired: section_data(load_stage(stage_spec(paired)), sections[paired])}
 
 
 def _deferred(

@@ -34,7 +34,7 @@ def _settings(
     if paired:
         sec = cfgmod.build(pl.load_stage(pl.stage_spec(paired)).Config, saved.get(paired) or {},
                            where=paired)  # fmt: skip
-        extra = {paired: sec}
+        extra = pl.paired_sections(module, {paired: sec})
     new = pl.fingerprint_record(
         spec, module, section, int(saved.get("seed", 42)), inputs, extra=extra
     )

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from wavecoder.config import ConfigError
 from wavecoder.instruct.bugs import BUG_KINDS, BugKind
 from wavecoder.instruct.roles import RoleConfig
+from wavecoder.instruct.roles import fingerprint_config as fingerprint_config  # endpoints left out
 from wavecoder.instruct.task import DEFAULT_TARGETS, PAPER_MIX, OutputFormat
 from wavecoder.records import TASKS, Language
 

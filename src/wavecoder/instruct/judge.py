@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wavecoder.instruct.roles import RoleConfig
+from wavecoder.instruct.roles import fingerprint_config as fingerprint_config  # endpoints left out
 from wavecoder.instruct.task import OutputFormat
 
 VERSION = 1
@@ -42,6 +43,16 @@ class Config:
     def __post_init__(self) -> None:
         if min(self.few_shot_good, self.few_shot_bad) < 0 or self.pool_max < 1:
             raise ValueError("need few_shot_* >= 0 and pool_max >= 1")
+
+
+def defer(
+    cfg: Config, *, inputs: dict[str, Any], seed: int, sections: dict[str, Any]
+) -> str | None:
+    """The judge on its own (`--from judge`) with no endpoint: how to connect one."""
+    from wavecoder.instruct.dryrun import CONNECT
+    from wavecoder.instruct.roles import teacher_configured
+
+    return None if teacher_configured(cfg.llm) else CONNECT.format(roles="judge")
 
 
 def run(ctx: Any) -> dict[str, Any]:

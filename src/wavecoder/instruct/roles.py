@@ -31,6 +31,26 @@ class RoleConfig(LLMConfig):
     max_tokens: int = 800
 
 
+#: How a role reaches its model and how hard it pushes: not part of a stage's fingerprint, so a
+#: new endpoint, concurrency or budget never makes finished instruction data stale. What the
+#: model is (backend, model, revision, endpoint kind) and how it samples stay in.
+OPERATIONAL = frozenset({
+    "base_url", "base_urls", "base_url_env", "api_key_env", "concurrency", "min_concurrency",
+    "max_retries", "timeout_s", "backoff_base_s", "backoff_max_s", "dead_after",
+    "dead_cooldown_s", "cache", "cache_path", "cache_namespace", "price_input_per_mtok",
+    "price_output_per_mtok", "prices_file", "budget_usd", "batch_size", "device",
+})  # fmt: skip
+
+
+def fingerprint_config(section: Any) -> dict[str, Any]:
+    """A generate/judge section as its fingerprint sees it (without `OPERATIONAL` llm keys)."""
+    from wavecoder.config import to_data
+
+    data = to_data(section)
+    data["llm"] = {k: v for k, v in data["llm"].items() if k not in OPERATIONAL}
+    return dict(data)
+
+
 def teacher_configured(cfg: LLMConfig) -> bool:
     """Whether the role can reach a model: a local backend, a base URL or a key in the env."""
     if cfg.backend != "openai":
@@ -147,8 +167,7 @@ class Plan:
                 if target is not None:
                     return Unit(code, task, round, target_language=target)
             elif task == "repair" and s.repair_bugs == "inject":
-                bug = inject_bug(code.code, code.language, seed=self.seed, key=code.id,
-                                 kinds=s.bug_kinds)  # fmt: skip
+                bug = _bug(code, self.seed, s.bug_kinds)
                 if bug is not None:
                     return Unit(code, task, round, bug=bug)
             else:
@@ -157,6 +176,13 @@ class Plan:
             mix = without(mix, task)
             if not mix:
                 return Unit(code, "generate", round)
+
+
+def _bug(code: Code, seed: int, kinds: Sequence[BugKind]) -> Bug | None:
+    try:
+        return inject_bug(code.code, code.language, seed=seed, key=code.id, kinds=kinds)
+    except (ValueError, RuntimeError):  # a language without a tree-sitter grammar here
+        return None
 
 
 def unit_of_example(ex: Example, code: Code) -> Unit:

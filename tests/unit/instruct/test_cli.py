@@ -65,3 +65,36 @@ def test_generate_and_judge_as_standalone_commands(tmp_path: Path, run_dir: Path
     verdicts = (judged / "records.jsonl").read_text().splitlines()
     assert len(verdicts) == 12 and (judged / "pool.jsonl").exists()
     assert dataset(run_dir) == ([], [], [], [])  # nothing written into the input run
+
+
+def test_judge_alone_without_a_teacher_says_how_to_connect_one(
+    run_dir: Path, teacher, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from tests.unit.instruct.conftest import run, run_config
+    from wavecoder import pipeline as pl
+
+    server, _ = teacher
+    rc = run_config(run_dir, server.url, gen={"rounds": 1})
+    pl.run_pipeline(rc, start="generate", stop="generate", quiet=True)
+    assert (run_dir / "generate" / "done.json").exists()
+    judge = rc.sections["judge"]
+    no_url = dataclasses.replace(judge, llm=dataclasses.replace(judge.llm, base_url=""))
+    rc = dataclasses.replace(rc, sections={**rc.sections, "judge": no_url})
+    assert run(rc).get("judge") is None  # the endpoint is not part of the fingerprint
+    assert "no teacher configured for judge" in capsys.readouterr().out
+    assert not (run_dir / "judge").exists()
+
+
+def test_endpoint_settings_do_not_make_a_finished_stage_stale(run_dir: Path, teacher) -> None:  # type: ignore[no-untyped-def]
+    from tests.unit.instruct.conftest import run, run_config
+    from wavecoder import pipeline as pl
+
+    server, _ = teacher
+    run(run_config(run_dir, server.url))
+    again = run(run_config(run_dir, server.url, gen_llm={"concurrency": 2, "timeout_s": 9.0},
+                           judge_llm={"budget_usd": 5.0, "price_input_per_mtok": 1.0}))  # fmt: skip
+    assert again == {"generate": None, "judge": None}
+    with pytest.raises(pl.StaleStageError, match="judge.llm.temperature"):
+        run(run_config(run_dir, server.url, judge_llm={"temperature": 0.5}))
