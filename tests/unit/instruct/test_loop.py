@@ -142,3 +142,28 @@ def test_the_api_key_never_reaches_disk(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_the_generator_can_write_the_bug_itself(run_dir: Path, teacher) -> None:  # type: ignore[no-untyped-def]
+    server, _ = teacher
+    stats = run(
+        run_config(run_dir, server.url, gen={"mix": {"repair": 1}, "repair_bugs": "generator"})
+    )
+    examples = list(RunStore(run_dir).stage("generate").read_records("records", Example))
+    assert stats["generate"]["by_task"] == {"repair": {"in": 12, "out": 12}}
+    assert all(e.meta == {"bug_source": "generator"} for e in examples)
+    prompts = _prompts(server)
+    assert sum("from the correct raw code" in p for p in prompts) == 12
+    judged = [p for p in prompts if p.startswith("You are checking")]
+    assert len(judged) == 12 and all("Reference fix" in p for p in judged)
+
+
+def test_an_injected_bug_is_what_the_teacher_sees(run_dir: Path, teacher) -> None:  # type: ignore[no-untyped-def]
+    server, _ = teacher
+    run(run_config(run_dir, server.url, gen={"mix": {"repair": 1}}))
+    examples = list(RunStore(run_dir).stage("generate").read_records("records", Example))
+    assert len(examples) == 12
+    prompts = [p for p in _prompts(server) if "code repair instance" in p]
+    for ex in examples:
+        buggy = ex.meta["buggy_code"].rstrip()
+        assert any(buggy in p for p in prompts) and ex.meta["bug_kind"] and ex.meta["bug_detail"]
