@@ -49,6 +49,14 @@ EXAMPLES = {
 }
 
 
+STAGE_EXAMPLES = {
+    "generate": "wavecoder generate -i runs/tiny/select -i runs/tiny/dedup -o out/generate "
+    "rounds=1 llm.base_url=http://localhost:8000/v1 llm.model=M",
+    "judge": "wavecoder judge -i out/generate -i runs/tiny/dedup -o out/judge "
+    "llm.base_url=http://localhost:8000/v1 llm.model=M",
+}
+
+
 def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
@@ -159,6 +167,8 @@ def _add_stage(
     sub: argparse._SubParsersAction, common: argparse.ArgumentParser, spec: pl.StageSpec
 ) -> None:
     example = f"wavecoder {spec.name} -i runs/tiny/<input> -o out/{spec.name} key=value"
+    if spec.name in STAGE_EXAMPLES:
+        example = STAGE_EXAMPLES[spec.name]
     if spec.name == "ingest":
         example = (
             "wavecoder ingest -i stdlib -o out/ingest\n  wavecoder ingest -i "

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests.unit.instruct.conftest import dataset
-from wavecoder.cli import main
 
 pytestmark = pytest.mark.timeout(180)
 REPO = Path(__file__).resolve().parents[3]
@@ -52,19 +51,26 @@ def test_demo_without_then_with_a_teacher(tmp_path: Path, teacher) -> None:  # t
 
 
 def test_generate_and_judge_as_standalone_commands(tmp_path: Path, run_dir: Path, teacher) -> None:  # type: ignore[no-untyped-def]
+    """The shapes `wavecoder generate --help` and `wavecoder judge --help` show."""
     server, responder = teacher
     gen, judged = tmp_path / "gen", tmp_path / "judged"
-    url = f"llm.base_url={server.url}"
-    assert main(["generate", "-q", "-i", str(run_dir / "select"), "-i", str(run_dir / "dedup"),
-                 "-o", str(gen), "rounds=1", url]) == 0  # fmt: skip
-    assert main(["generate", "-q", "-i", str(run_dir / "select"), "-i", str(run_dir / "dedup"),
-                 "-o", str(tmp_path / "x"), "rounds=2", url]) == 2  # fmt: skip
-    assert main(["judge", "-q", "-i", str(gen), "-i", str(run_dir / "dedup"), "-o", str(judged),
-                 url]) == 0  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    ends = [f"llm.base_url={server.url}", "llm.model=M"]
+    sel, dedup = str(run_dir / "select"), str(run_dir / "dedup")
+    out = _wavecoder("generate", "-i", sel, "-i", dedup, "-o", str(gen), "rounds=1", *ends, env=env)
+    assert out.returncode == 0, out.stderr
+    out = _wavecoder("generate", "-i", sel, "-i", dedup, "-o", str(tmp_path / "x"), "rounds=2",
+                     *ends, env=env)  # fmt: skip
+    assert out.returncode == 2 and "generate.rounds=1" in out.stderr
+    out = _wavecoder("judge", "-i", str(gen), "-i", dedup, "-o", str(judged), *ends, env=env)
+    assert out.returncode == 0, out.stderr
     assert responder.calls == {"generate": 12, "judge": 12}
     verdicts = (judged / "records.jsonl").read_text().splitlines()
     assert len(verdicts) == 12 and (judged / "pool.jsonl").exists()
     assert dataset(run_dir) == ([], [], [], [])  # nothing written into the input run
+    for stage in ("generate", "judge"):
+        shown = _wavecoder(stage, "--help", env=env)
+        assert f"wavecoder {stage} -i " in shown.stdout and "llm.base_url=" in shown.stdout
 
 
 def test_judge_alone_without_a_teacher_says_how_to_connect_one(
