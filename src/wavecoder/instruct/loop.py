@@ -264,8 +264,9 @@ class Loop:
         meta = dict(unit.bug.meta()) if unit.bug is not None else {}
         if unit.task == "repair" and self.repair_bugs == "generator":
             meta["bug_source"] = "generator"
-        if len(replies) > 1:
+        if len(replies) > 1:  # the first reply, which did not parse, is kept too
             meta["reasked"] = "true"
+            meta["first_reply"] = replies[0]
         ex = Example(
             id=unit.example_id, code_id=cid, task=unit.task, language=unit.code.language,
             instruction=case.instruction, information=case.information, solution=case.solution,

@@ -88,16 +88,20 @@ def test_a_bad_reply_is_asked_again_once_with_the_error(run_dir: Path, teacher) 
                   when=about("You are asked", "def total("))  # fmt: skip
     server.script(Reply.text("looks fine to me"), Reply.text("yes"),
                   when=about("You are checking", "func Sum("))  # fmt: skip
+    server.script(Reply.text("looks wrong"), when=about("You are asked", "def first("))
     stats = run(run_config(run_dir, server.url))
     assert server.pending() == 0
-    assert stats["generate"]["rejected.parse_error"] == 1 and stats["generate"]["reasks"] == 1
+    assert stats["generate"]["rejected.parse_error"] == 1 and stats["generate"]["reasks"] == 2
     assert stats["judge"]["rejected.judge.unparseable"] == 1 and stats["judge"]["reasks"] == 1
     rej = next(RunStore(run_dir).stage("generate").read_rejected())
     assert "still no case" in rej.detail and "I cannot help" in rej.detail
     reasks = [r.body["messages"] for r in server.requests if len(r.body["messages"]) == 4]
-    assert len(reasks) == 2
+    assert len(reasks) == 3
     assert all("could not be used" in m[3]["content"] and m[2]["role"] == "assistant"
                for m in reasks)  # fmt: skip
+    (kept,) = [e for e in RunStore(run_dir).stage("generate").read_records("records", Example)
+               if e.meta.get("reasked")]  # fmt: skip
+    assert kept.meta["first_reply"] == "looks wrong" and kept.raw != "looks wrong"
     bad = [v for v in RunStore(run_dir).stage("judge").read_records("records", Verdict)
            if v.overall == ""]  # fmt: skip
     assert len(bad) == 1 and not bad[0].accepted and bad[0].raw == "yes"
