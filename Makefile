@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_dedup.py
 	$(BIN)/python benchmarks/bench_kcenter.py --repeat 2
 	$(BIN)/python benchmarks/bench_llm.py
+	$(BIN)/python benchmarks/bench_instruct.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_eval.py
 
