@@ -171,3 +171,16 @@ def test_an_injected_bug_is_what_the_teacher_sees(run_dir: Path, teacher) -> Non
     for ex in examples:
         buggy = ex.meta["buggy_code"].rstrip()
         assert any(buggy in p for p in prompts) and ex.meta["bug_kind"] and ex.meta["bug_detail"]
+
+
+def test_shards_split_the_coreset_and_keep_their_own_pools(run_dir: Path, teacher) -> None:  # type: ignore[no-untyped-def]
+    from wavecoder import pipeline as pl
+    from wavecoder.store import Shard
+
+    server, _ = teacher
+    rc = run_config(run_dir, server.url)
+    outs = [pl.run_pipeline(rc, start="generate", shard=Shard(i, 2), quiet=True) for i in (0, 1)]
+    assert sum(o["generate"]["in"] for o in outs) == 12
+    examples = list(RunStore(run_dir).stage("generate").read_records("records", Example))
+    assert len({e.code_id for e in examples}) == len(examples) == 12
+    assert len(list((run_dir / "judge").glob("pool.shard-*.jsonl"))) == 2
