@@ -8,6 +8,9 @@ stage (imported only when used, so `import wavecoder` stays light). A stage modu
     Config                      a frozen dataclass: its section of the experiment YAML
     run(ctx) -> dict            does the work, returns its stats ("in", "out", "rejected.<reason>")
     SHARDABLE: bool (optional)  False for stages that need all records at once (k-center)
+    inputs(cfg) (optional)      the upstream stages it reads with these settings, when that
+                                depends on them (train reads export unless train.data names
+                                files); INPUTS otherwise
     preflight(cfg) (optional)   raises ConfigError on what must be fixed before the run starts
                                 (consent, missing data): checked for every stage to run first
 
@@ -71,7 +74,13 @@ STAGES: tuple[StageSpec, ...] = (
         "wavecoder.corpus.select",
         "pick a maximally diverse coreset with exact k-center greedy",
     ),
-    # generate -> judge -> export (the instruction data) come here; until then train.data
+    # generate -> judge (the instruct helper's lines) come here, before export
+    StageSpec(
+        "export",
+        "wavecoder.instruct.export",
+        "write the accepted instances as a dataset (Alpaca JSON, messages JSONL, Parquet) "
+        "with its card and report; optionally push it to the Hugging Face Hub",
+    ),
     StageSpec(
         "train",
         "wavecoder.train.stage",
@@ -118,6 +127,12 @@ def stage_spec(name: str, stages: Sequence[StageSpec] | None = None) -> StageSpe
         if spec.name == name:
             return spec
     raise PipelineError(f"unknown stage {name!r}; stages: {', '.join(s.name for s in stages)}")
+
+
+def stage_inputs(module: ModuleType, section: Any) -> tuple[str, ...]:
+    """The upstream stages `module` reads with config `section` (see the module docstring)."""
+    pick = getattr(module, "inputs", None)
+    return tuple(pick(section)) if pick is not None else tuple(module.INPUTS)
 
 
 def load_stage(spec: StageSpec) -> ModuleType:
@@ -372,11 +387,12 @@ def run_pipeline(
                 shard.count,
             )
             break
-        inputs = {name: store.stage(name) for name in module.INPUTS}
+        section = rc.sections[spec.name]
+        inputs = {name: store.stage(name) for name in stage_inputs(module, section)}
         out = store.stage(spec.name)
         results[spec.name] = run_stage(
             spec,
-            rc.sections[spec.name],
+            section,
             out,
             inputs=inputs,
             seed=rc.seed,
