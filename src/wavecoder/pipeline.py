@@ -11,6 +11,7 @@ stage (imported only when used, so `import wavecoder` stays light). A stage modu
     inputs(cfg) (optional)      the upstream stages it reads with these settings, when that
                                 depends on them (train reads export unless train.data names
                                 files); INPUTS otherwise
+    MISSING_INPUT_HINT (opt.)   what else to do when an input has not run (a setting)
     preflight(cfg) (optional)   raises ConfigError on what must be fixed before the run starts
                                 (consent, missing data): checked for every stage to run first
 
@@ -376,6 +377,7 @@ def run_pipeline(
     _save_config(rc)
     todo, forced = select_stages(stages, start=start, stop=stop or rc.stop_after, force=force)
     preflight(todo, rc)
+    check_inputs(todo, rc, store)
     results: dict[str, Stats | None] = {}
     for spec in todo:
         module = load_stage(spec)
@@ -409,6 +411,23 @@ def preflight(todo: Sequence[StageSpec], rc: RunConfig) -> None:
         check = getattr(load_stage(spec), "preflight", None)
         if check is not None:
             check(rc.sections[spec.name])
+
+
+def check_inputs(todo: Sequence[StageSpec], rc: RunConfig, store: RunStore) -> None:
+    """Every input of a stage to run has run (at least partly) or runs before it: a missing one
+    stops the run before its first stage, not when the stage that needs it comes up."""
+    planned: set[str] = set()
+    for spec in todo:
+        module = load_stage(spec)
+        for name in stage_inputs(module, rc.sections[spec.name]):
+            if name not in planned and completion(store.stage(name))[0] == "pending":
+                hint = getattr(module, "MISSING_INPUT_HINT", "")
+                raise PipelineError(
+                    f"stage {spec.name!r} reads {name!r}, which has not run in {rc.run_dir} "
+                    f"and is not among the stages to run: run it first (--from {name})"
+                    + (f", {hint}" if hint else "")
+                )
+        planned.add(spec.name)
 
 
 def _save_config(rc: RunConfig) -> None:

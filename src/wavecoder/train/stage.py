@@ -24,6 +24,7 @@ from wavecoder.train.settings import TrainConfig, check, recipe_data
 VERSION = 1
 INPUTS: tuple[str, ...] = ("export",)
 SHARDABLE = False
+MISSING_INPUT_HINT = "or name the data with train.data=[FILE]"
 
 
 @dataclass(frozen=True)
