@@ -1,0 +1,129 @@
+"""Pushing an export to the hub, checked at the `HubApi` seam: never the network.
+
+The recorder stands in for `huggingface_hub.HfApi` and checks the calls a push makes; which
+files the push sends is computed with huggingface_hub's own pattern filter, as upload_folder
+does. The real client is built too (no request is made by building it) and, under the test
+suite's offline mode, refuses to send anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.instruct.export_run import build
+from wavecoder import cli
+from wavecoder import pipeline as pl
+from wavecoder.config import ConfigError
+from wavecoder.instruct import hub
+from wavecoder.instruct.export import Config
+
+TOKEN = "hf_test_0123456789abcdef"
+
+
+class Recorder:
+    """Records create_repo / create_branch / upload_folder and answers like the hub does."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def create_repo(self, repo_id: str, **kwargs: Any) -> Any:
+        self.calls.append(("create_repo", {"repo_id": repo_id, **kwargs}))
+        return f"https://huggingface.co/datasets/{repo_id}"
+
+    def create_branch(self, repo_id: str, **kwargs: Any) -> Any:
+        self.calls.append(("create_branch", {"repo_id": repo_id, **kwargs}))
+
+    def upload_folder(self, **kwargs: Any) -> Any:
+        self.calls.append(("upload_folder", kwargs))
+
+        class Info:
+            commit_url = f"https://huggingface.co/datasets/{kwargs['repo_id']}/commit/abc123"
+
+        return Info()
+
+
+def uploaded(folder: Path, patterns: list[str]) -> list[str]:
+    """The files upload_folder would send from `folder` with these allow patterns."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+    return sorted(filter_repo_objects(files, allow_patterns=patterns))
+
+
+def test_the_stage_pushes_card_data_and_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    api = Recorder()
+    monkeypatch.setattr(hub, "client", lambda: api)
+    built = build(tmp_path / "run")
+    spec = pl.stage_spec("export")
+    inputs = {n: built.store.stage(n) for n in pl.load_stage(spec).INPUTS}
+    cfg = Config(hub_repo="octo/codeocean-mini", hub_revision="v1", plots=False)
+    stats = pl.run_stage(spec, cfg, built.store.stage("export"), inputs=inputs, quiet=True)
+    assert stats is not None
+    assert stats["hub"] == "https://huggingface.co/datasets/octo/codeocean-mini/commit/abc123"
+    names = [name for name, _ in api.calls]
+    assert names == ["create_repo", "create_branch", "upload_folder"]
+    create, branch, upload = (kw for _, kw in api.calls)
+    assert create == {
+        "repo_id": "octo/codeocean-mini",
+        "repo_type": "dataset",
+        "private": True,
+        "exist_ok": True,
+    }
+    assert branch["branch"] == "v1" and branch["repo_type"] == "dataset"
+    assert upload["repo_type"] == "dataset" and upload["revision"] == "v1"
+    folder = Path(upload["folder_path"])
+    assert folder == built.store.stage("export").path
+    assert uploaded(folder, upload["allow_patterns"]) == [
+        "README.md",
+        "data/alpaca.json",
+        "data/alpaca.parquet",
+        "data/messages.jsonl",
+        "report/report.md",
+    ], "the stage's bookkeeping (stats, fingerprint, rejected) stays local"
+    assert upload["commit_message"].startswith("wavecoder export ")
+    for path in folder.rglob("*"):
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes(), f"the token leaked into {path}"
+
+
+def test_a_push_without_a_token_or_with_a_bad_id_stops_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="HF_TOKEN is not set"):
+        pl.load_stage(pl.stage_spec("export")).preflight(Config(hub_repo="octo/x"))
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with pytest.raises(ConfigError, match="not a hub id; expected owner/name"):
+        hub.check("no-owner")
+    monkeypatch.delenv("HF_TOKEN")
+    built = build(tmp_path / "run")
+    root = built.store.root
+    args = [f"-i{root / n}" for n in ("dedup", "select", "generate", "judge")]
+    code = cli.main(["export", *args, "-o", str(tmp_path / "out"), "hub_repo=octo/x"])
+    assert code == 2 and "HF_TOKEN is not set" in capsys.readouterr().err
+    rc = pl.build_run_config({"run_dir": str(root), "export": {"hub_repo": "octo/x"}})
+    with pytest.raises(ConfigError, match="HF_TOKEN"):
+        pl.run_pipeline(rc, start="export", stop="export", quiet=True)
+    assert not (root / "export").exists()
+
+
+def test_the_real_client_takes_the_token_from_the_environment_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # read once, at import
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    api = hub.client()
+    assert getattr(api, "token", None) == TOKEN
+    (tmp_path / "README.md").write_text("card")
+    # offline (the suite's guard): the real client refuses before any byte leaves the machine
+    with pytest.raises(OfflineModeIsEnabled):
+        hub.push(tmp_path, repo_id="octo/x")
