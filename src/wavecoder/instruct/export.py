@@ -26,6 +26,7 @@ Every file loads with `datasets.load_dataset` and trains with `wavecoder train -
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ from wavecoder.config import ConfigError, to_data
 from wavecoder.instruct.export_files import FILES, Format
 from wavecoder.records import Code, Example, Rejected, Selected, Verdict
 from wavecoder.store import StageDir, atomic_path
+
+log = logging.getLogger(__name__)
 
 VERSION = 1
 INPUTS: tuple[str, ...] = ("dedup", "select", "generate", "judge")
@@ -128,6 +131,8 @@ def run(ctx: Any) -> dict[str, Any]:
     preflight(cfg)
     out: Path = ctx.out.path
     instances, dropped, funnel = read_inputs(ctx.inputs, cfg.dedup)
+    if not instances:
+        log.warning("export: no accepted instance to export (see report/report.md for why)")
     alpaca = [alpaca_row(i) for i in instances]
     for fmt in cfg.formats:
         rows = (

@@ -52,6 +52,15 @@ def lengths(instances: Sequence[Instance]) -> dict[str, list[int]]:
     }
 
 
+def lengths_by_task(instances: Sequence[Instance]) -> dict[str, dict[str, list[int]]]:
+    """`lengths` split by task: field -> task -> characters."""
+    out: dict[str, dict[str, list[int]]] = {"instruction": {}, "input": {}, "output": {}}
+    for inst in instances:
+        for name, xs in lengths([inst]).items():
+            out[name].setdefault(inst.example.task, []).extend(xs)
+    return out
+
+
 def rate(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
@@ -201,7 +210,8 @@ def write_report(
     if plots:
         from wavecoder.instruct.report_plots import draw_all
 
-        names = draw_all(folder, funnel=funnel, mix=Mix.of(instances), lens=lengths(instances))
+        mix, lens = Mix.of(instances), lengths_by_task(instances)
+        names = draw_all(folder, funnel=funnel, mix=mix, lens=lens)
     path = folder / "report.md"
     with atomic_path(path) as tmp:
         tmp.write_text(render(funnel, instances, usage, names), encoding="utf-8")

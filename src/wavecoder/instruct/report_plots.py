@@ -75,19 +75,24 @@ def plot_acceptance(funnel: Funnel, path: Path) -> None:
     _save(fig, path)
 
 
-def plot_lengths(lens: Mapping[str, Sequence[int]], path: Path) -> None:
+def plot_lengths(lens: Mapping[str, Mapping[str, Sequence[int]]], path: Path) -> None:
+    """One histogram per field, stacked by task."""
     fig, axes = _figure(10.0, 3.2, cols=len(lens))
-    for ax, (name, xs) in zip(axes, lens.items(), strict=True):
-        ax.hist(list(xs), bins=30, color="#55a868")
+    for ax, (name, by_task) in zip(axes, lens.items(), strict=True):
+        tasks = sorted(by_task)
+        if tasks:
+            ax.hist([list(by_task[t]) for t in tasks], bins=30, stacked=True, label=tasks)
         ax.set_title(f"{name} length", fontsize="medium")
         ax.set_xlabel("characters")
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("instances")
+    if any(lens.values()):
+        axes[-1].legend(fontsize="small")
     _save(fig, path)
 
 
 def draw_all(
-    folder: Path, *, funnel: Funnel, mix: Mix, lens: Mapping[str, Sequence[int]]
+    folder: Path, *, funnel: Funnel, mix: Mix, lens: Mapping[str, Mapping[str, Sequence[int]]]
 ) -> list[str]:
     """Write every plot into `folder`; returns their file names."""
     plot_funnel(funnel, folder / "funnel.png")
