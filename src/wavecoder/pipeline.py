@@ -218,6 +218,17 @@ def load_run_config(
 # --- fingerprints -----------------------------------------------------------------------------
 
 
+def fingerprinted(section: Any) -> Any:
+    """A config section as data, less the fields marked `metadata={"fingerprint": False}`:
+    settings that do not change what a stage writes (where it also publishes it)."""
+    data = cfgmod.to_data(section)
+    if dataclasses.is_dataclass(section) and isinstance(data, dict):
+        for f in dataclasses.fields(section):
+            if f.metadata.get("fingerprint") is False:
+                data.pop(f.name, None)
+    return data
+
+
 def fingerprint_record(
     spec: StageSpec, module: ModuleType, section: Any, seed: int, inputs: dict[str, StageDir]
 ) -> dict[str, Any]:
@@ -229,7 +240,7 @@ def fingerprint_record(
         "stage": spec.name,
         "version": int(module.VERSION),
         "seed": seed,
-        "config": {spec.name: cfgmod.to_data(section)},
+        "config": {spec.name: fingerprinted(section)},
         "inputs": upstream,
     }
     return {"fingerprint": stable_hash(body, length=20), **body}

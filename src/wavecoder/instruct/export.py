@@ -27,7 +27,7 @@ Every file loads with `datasets.load_dataset` and trains with `wavecoder train -
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 VERSION = 1
 INPUTS: tuple[str, ...] = ("dedup", "select", "generate", "judge")
 SHARDABLE = False  # the funnel, the card and the exact-repeat check need every instance
+_PUBLISH = {"fingerprint": False}
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,11 @@ class Config:
     license: str = "other"  # the card's licence (an SPDX id, or "other": see its licence note)
     report: bool = True  # report/report.md
     plots: bool = True  # its PNG plots (matplotlib)
-    hub_repo: str = ""  # owner/name: push card, data and report there (token: HF_TOKEN)
-    hub_private: bool = True  # a new repository is private
-    hub_revision: str = ""  # the branch to push to ("" = main)
+    # Publishing does not change the files: outside the fingerprint, so setting it later does not
+    # make the stages after export stale (rerun the push with --force export --to export).
+    hub_repo: str = field(default="", metadata=_PUBLISH)  # owner/name (token: HF_TOKEN)
+    hub_private: bool = field(default=True, metadata=_PUBLISH)  # a new repository is private
+    hub_revision: str = field(default="", metadata=_PUBLISH)  # the branch to push to ("" = main)
 
     def __post_init__(self) -> None:
         if not self.formats:

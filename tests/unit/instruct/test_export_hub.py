@@ -127,3 +127,41 @@ def test_the_real_client_takes_the_token_from_the_environment_only(
     # offline (the suite's guard): the real client refuses before any byte leaves the machine
     with pytest.raises(OfflineModeIsEnabled):
         hub.push(tmp_path, repo_id="octo/x")
+
+
+def test_publishing_settings_leave_the_fingerprint_alone(tmp_path: Path) -> None:
+    """Pushing a finished export later must not make the trained model after it stale."""
+    spec = pl.stage_spec("export")
+    module = pl.load_stage(spec)
+    built = build(tmp_path / "run")
+    inputs = {n: built.store.stage(n) for n in module.INPUTS}
+
+    def fp(cfg: Config) -> str:
+        return str(pl.fingerprint_record(spec, module, cfg, 42, inputs)["fingerprint"])
+
+    plain = fp(Config())
+    assert fp(Config(hub_repo="octo/x", hub_private=False, hub_revision="v2")) == plain
+    assert fp(Config(formats=("parquet",))) != plain
+
+
+def test_the_documented_push_command_needs_the_token(tmp_path: Path) -> None:
+    """docs/export.md's push command, through the installed executable, without HF_TOKEN."""
+    import os
+    import subprocess
+    import sys
+
+    built = build(tmp_path / "run")
+    config = tmp_path / "x.yaml"
+    config.write_text(f"run_dir: {built.store.root}\n")
+    env = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[3] / "src")
+    exe = Path(sys.executable).parent / "wavecoder"
+    opts = ["--from", "export", "--to", "export", "--force", "export"]
+    # overrides before the options: argparse stops reading them at the first option
+    push = [str(exe), "run", str(config), "export.hub_repo=me/codeocean", *opts]
+    done = subprocess.run(push, capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "HF_TOKEN is not set" in done.stderr
+    plain = [str(exe), "run", str(config), "export.plots=false", *opts]
+    done = subprocess.run(plain, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert (built.store.root / "export" / "data" / "alpaca.json").is_file()
