@@ -42,19 +42,50 @@ def size_category(n: int) -> str:
     return "100K<n<1M" if n < 1_000_000 else "n>1M"
 
 
+BUILDER: dict[Format, str] = {"alpaca": "json", "messages": "json", "parquet": "parquet"}
+
+
+def hub_formats(formats: Sequence[Format]) -> list[Format]:
+    """The formats the card declares as hub configs: those read by the same `datasets` builder
+    as the first one. `load_dataset` picks one builder for a repository from its first config,
+    so a JSON config and a Parquet config in one card cannot both load."""
+    return [f for f in formats if BUILDER[f] == BUILDER[formats[0]]]
+
+
 def configs(formats: Sequence[Format]) -> list[dict[str, Any]]:
-    """One hub config per format; Parquet is the default when written (the viewer's format)."""
-    default = "parquet" if "parquet" in formats else formats[0]
+    """One hub config per format of `hub_formats`; the first (train's file) is the default."""
     out = []
-    for fmt in formats:
+    for i, fmt in enumerate(hub_formats(formats)):
         entry: dict[str, Any] = {
-            "config_name": "default" if fmt == default else fmt,
+            "config_name": "default" if i == 0 else fmt,
             "data_files": [{"split": "train", "path": FILES[fmt]}],
         }
-        if fmt == default:
+        if i == 0:
             entry["default"] = True
         out.append(entry)
     return out
+
+
+def load_lines(formats: Sequence[Format]) -> list[str]:
+    """How to load each file, from the hub and from this folder."""
+    names = {
+        f: c["config_name"] for f, c in zip(hub_formats(formats), configs(formats), strict=True)
+    }
+    lines = ["```python", "from datasets import load_dataset", ""]
+    for fmt in formats:
+        if fmt in names:
+            cfg = "" if names[fmt] == "default" else f'"{names[fmt]}", '
+            lines.append(f'{fmt} = load_dataset("OWNER/NAME", {cfg}split="train")')
+        else:  # not a config: a data file of its own
+            lines.append(
+                f'{fmt} = load_dataset("{BUILDER[fmt]}", split="train", '
+                f'data_files="hf://datasets/OWNER/NAME/{FILES[fmt]}")'
+            )
+    first = formats[0]
+    lines.append(
+        f'local = load_dataset("{BUILDER[first]}", data_files="{FILES[first]}", split="train")'
+    )
+    return [*lines, "```"]
 
 
 def front_matter(info: CardInfo, instances: Sequence[Instance]) -> str:
@@ -123,18 +154,14 @@ def render(funnel: Funnel, instances: Sequence[Instance], info: CardInfo) -> str
         "## Files",
         "",
     ]
-    lines += table(
-        ("config", "file", "shape"),
-        [
-            (c["config_name"], f"`{FILES[f]}`", _shape(f))
-            for c, f in zip(configs(info.formats), info.formats, strict=True)
-        ],
-    )
-    lines += ["", "```python", "from datasets import load_dataset", ""]
-    lines += [
-        'ds = load_dataset("OWNER/NAME", split="train")  # or a local folder: "json"/"parquet"'
-    ]
-    lines += ["```", "", "Each file also trains as it is: `wavecoder train -i FILE ...`.", ""]
+    names = {
+        f: c["config_name"]
+        for f, c in zip(hub_formats(info.formats), configs(info.formats), strict=True)
+    }
+    files = [(names.get(f, "(file)"), f"`{FILES[f]}`", _shape(f)) for f in info.formats]
+    lines += table(("hub config", "file", "shape"), files)
+    lines += ["", *load_lines(info.formats)]
+    lines += ["", "Each file also trains as it is: `wavecoder train -i FILE ...`.", ""]
     lines += ["## Counts by task and language", "", *counts_table(instances), ""]
     lines += ["## Models", ""]
     for role, counts in models(instances).items():

@@ -167,11 +167,8 @@ def test_card_counts_models_and_configs(exported: Any) -> None:
     meta = front_matter(card)
     assert meta["license"] == "other" and meta["size_categories"] == ["n<1K"]
     paths = {c["config_name"]: c["data_files"][0]["path"] for c in meta["configs"]}
-    assert paths == {
-        "alpaca": "data/alpaca.json",
-        "messages": "data/messages.jsonl",
-        "default": "data/alpaca.parquet",
-    }
+    assert paths == {"default": "data/alpaca.json", "messages": "data/messages.jsonl"}
+    assert "| (file) | `data/alpaca.parquet` |" in card, "Parquet is a file, not a config"
     (header, rows), (_, accept) = md_tables(card, "task")
     langs = header[1:-1]
     cells = {(r[0], lang): int(v) for r in rows for lang, v in zip(langs, r[1:-1], strict=True)}
@@ -184,6 +181,26 @@ def test_card_counts_models_and_configs(exported: Any) -> None:
     assert acceptance["repair"] == ["2", "1", "50.0%"]
     assert acceptance["all"] == ["7", "5", "71.4%"]
     assert "k: generate" in card, "the generate settings from its fingerprint"
+
+
+@pytest.mark.parametrize(
+    ("formats", "config", "column"),
+    [
+        (("alpaca", "messages", "parquet"), None, "instruction"),
+        (("alpaca", "messages", "parquet"), "messages", "messages"),
+        (("parquet", "alpaca"), None, "instruction"),
+    ],
+)
+def test_the_card_configs_load_the_folder_as_a_hub_repo_would(
+    tmp_path: Path, formats: tuple[Any, ...], config: str | None, column: str
+) -> None:
+    """`load_dataset(folder_or_repo, config)` reads the card's YAML, as the hub does."""
+    import datasets
+
+    built = build(tmp_path / "run")
+    out, _ = run_export(built, formats=formats, report=False)
+    ds = datasets.load_dataset(str(out), config, split="train", cache_dir=str(tmp_path / "c"))
+    assert ds["id"] == EXPORTED and column in ds.column_names
 
 
 def test_report_funnel_equals_the_stage_stats_and_plots_are_written(exported: Any) -> None:
@@ -261,32 +278,25 @@ def test_show_prints_instances_with_verdicts_and_status_counts_them(
     assert row[1:4] == ["done", "4", "1"]
 
 
-def test_the_installed_command_exports_a_stage_folder_set(tmp_path: Path) -> None:
-    """The docs' commands, through the installed `wavecoder` executable."""
+def test_the_installed_command_exports_and_shows(tmp_path: Path) -> None:
+    """docs/export.md's commands, through the installed `wavecoder` executable."""
     built = build(tmp_path / "run")
-    exe = Path(sys.executable).parent / "wavecoder"
+    exe = str(Path(sys.executable).parent / "wavecoder")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     root = built.store.root
-    args = [f"-i{root / name}" for name in ("dedup", "select", "generate", "judge")]
-    out = tmp_path / "out"
-    done = subprocess.run(
-        [str(exe), "export", *args, "-o", str(out), "plots=false"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+
+    def wavecoder(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([exe, *args], capture_output=True, text=True, env=env, check=False)
+
+    ins = [f"-i{root / name}" for name in ("dedup", "select", "generate", "judge")]
+    shown = wavecoder("show", str(root), "export", "-n", "3")
+    assert shown.returncode == 0 and "export: no records" in shown.stdout  # not exported yet
+    done = wavecoder("export", *ins, "-o", str(root / "export"), "plots=false")
     assert done.returncode == 0, done.stderr
-    assert "out=4" in done.stdout and (out / "README.md").is_file()
-    help_ = subprocess.run(
-        [str(exe), "export", "--help"], capture_output=True, text=True, env=env, check=True
-    )
-    assert "Hugging Face Hub" in help_.stdout
-    shown = subprocess.run(
-        [str(exe), "show", str(root), "export", "-n", "1"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert shown.returncode == 0 and "no records" in shown.stdout  # not exported into the run
+    assert "out=4" in done.stdout and (root / "export" / "README.md").is_file()
+    assert "Hugging Face Hub" in wavecoder("export", "--help").stdout
+    shown = wavecoder("show", str(root), "export", "-n", "3")
+    assert shown.returncode == 0 and "── export instance 3/4 ──" in shown.stdout
+    assert "instance 4/4" not in shown.stdout and "verdict: overall yes" in shown.stdout
+    rejected = wavecoder("show", str(root), "export", "--rejected")
+    assert rejected.returncode == 0 and "reasons: export.duplicate=1" in rejected.stdout
