@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import _loopback_only
 from tests.unit.instruct.export_run import JUDGE, TEACHER, Built, build
 from wavecoder import cli
 from wavecoder import pipeline as pl
@@ -34,10 +36,16 @@ def run_export(built: Built, **cfg: Any) -> tuple[Path, dict[str, Any]]:
     return out.path, stats
 
 
-@pytest.fixture
-def exported(tmp_path: Path) -> tuple[Built, Path, dict[str, Any]]:
-    built = build(tmp_path / "run")
-    out, stats = run_export(built)
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Built, Path, dict[str, Any]]:
+    """One export for the tests that only read it (with plots: the slow part), under the same
+    offline guard as every test (module fixtures run before the function-scoped one)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", _loopback_only)
+        for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+            mp.setenv(var, "1")
+        built = build(tmp_path_factory.mktemp("export") / "run")
+        out, stats = run_export(built)
     return built, out, stats
 
 
