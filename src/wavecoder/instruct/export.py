@@ -27,14 +27,18 @@ Every file loads with `datasets.load_dataset` and trains with `wavecoder train -
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wavecoder.config import ConfigError, to_data
 from wavecoder.instruct.export_files import FILES, Format
 from wavecoder.records import Code, Example, Rejected, Selected, Verdict
 from wavecoder.store import StageDir, atomic_path
+
+if TYPE_CHECKING:
+    from wavecoder.instruct.export_rows import Funnel, Instance
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +93,9 @@ def train_file(sd: StageDir) -> Path:
     return sd.path / str(name)
 
 
-def read_inputs(inputs: dict[str, StageDir], dedup: bool = True) -> Any:
+def read_inputs(
+    inputs: dict[str, StageDir], dedup: bool = True
+) -> tuple[list[Instance], list[Rejected], Funnel]:
     """The join of the four upstream stages (see `export_rows.join`)."""
     from wavecoder.instruct.export_rows import join
 
@@ -125,10 +131,7 @@ def settings(inputs: dict[str, StageDir], cfg: Config) -> dict[str, Any]:
 
 
 def run(ctx: Any) -> dict[str, Any]:
-    from wavecoder.instruct import card
-    from wavecoder.instruct.export_files import write_format
-    from wavecoder.instruct.export_rows import alpaca_row, messages_row
-    from wavecoder.instruct.report import LLM_STAGES, Mix, write_report
+    from wavecoder.instruct.report import LLM_STAGES, write_report
 
     cfg: Config = ctx.cfg
     preflight(cfg)
@@ -136,41 +139,66 @@ def run(ctx: Any) -> dict[str, Any]:
     instances, dropped, funnel = read_inputs(ctx.inputs, cfg.dedup)
     if not instances:
         log.warning("export: no accepted instance to export (see report/report.md for why)")
-    alpaca = [alpaca_row(i) for i in instances]
-    for fmt in cfg.formats:
-        rows = (
-            [messages_row(i, cfg.system_prompt) for i in instances] if fmt == "messages" else alpaca
-        )
-        write_format(fmt, out, rows)
+    write_data(out, instances, cfg)
     ctx.out.write_rejected(dropped)
     usage = {s: (ctx.inputs[s].read_json("stats") or {}).get("usage") for s in LLM_STAGES}
     if cfg.report:
         write_report(
             out / "report", funnel=funnel, instances=instances, usage=usage, plots=cfg.plots
         )
+    write_card(out, funnel, instances, cfg, settings(ctx.inputs, cfg), ctx.seed)
+    ctx.out.write_json("funnel", {**funnel.to_stats(), **funnel.acceptance(), "usage": usage})
+    result = stats(funnel, instances, cfg, usage)
+    if cfg.hub_repo:
+        result["hub"] = _push(out, cfg, ctx)
+    return result
+
+
+def write_data(out: Path, instances: Sequence[Instance], cfg: Config) -> None:
+    from wavecoder.instruct.export_files import write_format
+    from wavecoder.instruct.export_rows import alpaca_row, messages_row
+
+    alpaca = [alpaca_row(i) for i in instances]
+    for fmt in cfg.formats:
+        chat = fmt == "messages"
+        rows = [messages_row(i, cfg.system_prompt) for i in instances] if chat else alpaca
+        write_format(fmt, out, rows)
+
+
+def write_card(
+    out: Path,
+    funnel: Funnel,
+    instances: Sequence[Instance],
+    cfg: Config,
+    upstream: dict[str, Any],
+    seed: int,
+) -> None:
+    from wavecoder.instruct import card
+
     info = card.CardInfo(
-        name=cfg.name,
-        license=cfg.license,
-        formats=cfg.formats,
-        settings=settings(ctx.inputs, cfg),
-        seed=ctx.seed,
+        name=cfg.name, license=cfg.license, formats=cfg.formats, settings=upstream, seed=seed
     )
     with atomic_path(out / "README.md") as tmp:
         tmp.write_text(card.render(funnel, instances, info), encoding="utf-8")
+
+
+def stats(
+    funnel: Funnel, instances: Sequence[Instance], cfg: Config, usage: dict[str, Any]
+) -> dict[str, Any]:
+    """The stage's stats: in/out, export's own drops, the funnel, the mix, tokens and cost."""
+    from wavecoder.instruct.report import Mix
+
     mix = Mix.of(instances)
-    stats: dict[str, Any] = {"in": funnel.accepted, "out": funnel.exported}
+    out: dict[str, Any] = {"in": funnel.accepted, "out": funnel.exported}
     for reason, n in sorted(funnel.drops["export"].items()):
-        stats[f"rejected.{reason}"] = n
-    stats.update(funnel.to_stats())
-    stats["by_task"] = dict(mix.task.most_common())
-    stats["by_language"] = dict(mix.language.most_common())
-    stats["files"] = {fmt: FILES[fmt] for fmt in cfg.formats}
-    stats["train_file"] = FILES[cfg.formats[0]]
-    stats.update(usage_totals(usage, funnel.exported))
-    ctx.out.write_json("funnel", {**funnel.to_stats(), **funnel.acceptance(), "usage": usage})
-    if cfg.hub_repo:
-        stats["hub"] = _push(out, cfg, ctx)
-    return stats
+        out[f"rejected.{reason}"] = n
+    out.update(funnel.to_stats())
+    out["by_task"] = dict(mix.task.most_common())
+    out["by_language"] = dict(mix.language.most_common())
+    out["files"] = {fmt: FILES[fmt] for fmt in cfg.formats}
+    out["train_file"] = FILES[cfg.formats[0]]
+    out.update(usage_totals(usage, funnel.exported))
+    return out
 
 
 def usage_totals(usage: dict[str, Any], exported: int) -> dict[str, Any]:

@@ -16,11 +16,16 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from wavecoder.config import ConfigError
+from wavecoder.pipeline import PipelineError
 
 TOKEN_ENV = "HF_TOKEN"
 #: What goes up: the card, the data files, the report and its plots.
 UPLOAD = ["README.md", "data/*", "report/*"]
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class HubError(PipelineError):
+    """A push the hub refused or that could not reach it (exit code 1)."""
 
 
 class HubApi(Protocol):
@@ -63,15 +68,21 @@ def push(
     commit's URL (or the repository id when the client reports none)."""
     check(repo_id)
     api = api or client()
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    if revision:
-        api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
-    info = api.upload_folder(
-        repo_id=repo_id,
-        repo_type="dataset",
-        folder_path=str(folder),
-        allow_patterns=UPLOAD,
-        commit_message=message,
-        revision=revision,
-    )
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        if revision:
+            api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
+        info = api.upload_folder(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=str(folder),
+            allow_patterns=UPLOAD,
+            commit_message=message,
+            revision=revision,
+        )
+    except (OSError, ValueError) as exc:  # HfHubHTTPError is an OSError; bad arguments ValueError
+        raise HubError(
+            f"push of {folder} to the hub dataset {repo_id} failed: {exc}; the export is "
+            "written: rerun it with --force export --to export to push again"
+        ) from exc
     return str(getattr(info, "commit_url", None) or repo_id)

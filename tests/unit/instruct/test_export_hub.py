@@ -125,8 +125,34 @@ def test_the_real_client_takes_the_token_from_the_environment_only(
     assert getattr(api, "token", None) == TOKEN
     (tmp_path / "README.md").write_text("card")
     # offline (the suite's guard): the real client refuses before any byte leaves the machine
-    with pytest.raises(OfflineModeIsEnabled):
+    with pytest.raises(hub.HubError, match="rerun it with --force export") as err:
         hub.push(tmp_path, repo_id="octo/x")
+    assert isinstance(err.value.__cause__, OfflineModeIsEnabled)
+    assert TOKEN not in str(err.value)
+
+
+def test_a_refused_push_fails_the_stage_with_the_files_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub.errors import HfHubHTTPError
+
+    class Refusing(Recorder):
+        def upload_folder(self, **kwargs: Any) -> Any:
+            import httpx2
+
+            request = httpx2.Request("POST", "https://huggingface.co/api/datasets/octo/x/commit")
+            response = httpx2.Response(403, request=request)
+            raise HfHubHTTPError("403 Forbidden: no write access to octo/x", response=response)
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setattr(hub, "client", Refusing)
+    built = build(tmp_path / "run")
+    spec = pl.stage_spec("export")
+    inputs = {n: built.store.stage(n) for n in pl.load_stage(spec).INPUTS}
+    out = built.store.stage("export")
+    with pytest.raises(hub.HubError, match="403 Forbidden"):
+        pl.run_stage(spec, Config(hub_repo="octo/x", plots=False), out, inputs=inputs)
+    assert not out.is_done() and (out.path / "data" / "alpaca.json").is_file()
 
 
 def test_publishing_settings_leave_the_fingerprint_alone(tmp_path: Path) -> None:
