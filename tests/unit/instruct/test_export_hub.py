@@ -8,10 +8,12 @@ suite's offline mode, refuses to send anything.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
 import pytest
+from huggingface_hub import HfApi
 
 from tests.unit.instruct.export_run import build
 from wavecoder import cli
@@ -68,6 +70,9 @@ def test_the_stage_pushes_card_data_and_report(
     assert stats["hub"] == "https://huggingface.co/datasets/octo/codeocean-mini/commit/abc123"
     names = [name for name, _ in api.calls]
     assert names == ["create_repo", "create_branch", "upload_folder"]
+    for name, kwargs in api.calls:  # each call binds to the real method's signature
+        real = getattr(HfApi, name)
+        inspect.signature(real).bind(None, **kwargs)
     create, branch, upload = (kw for _, kw in api.calls)
     assert create == {
         "repo_id": "octo/codeocean-mini",
