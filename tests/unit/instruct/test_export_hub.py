@@ -97,6 +97,38 @@ def test_the_stage_pushes_card_data_and_report(
             assert TOKEN.encode() not in path.read_bytes(), f"the token leaked into {path}"
 
 
+def test_the_stage_pushes_through_the_real_client_to_a_local_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The production path end to end: HfApi built from HF_TOKEN, create_repo, the card's
+    YAML check, preupload and commit, against tests/helpers/fake_hub.py on 127.0.0.1 (xet off:
+    small files go inline in the commit, as the hub takes them without xet)."""
+    from huggingface_hub import constants
+
+    from tests.helpers.fake_hub import fake_hub
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # loopback only: the guard stays
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    built = build(tmp_path / "run")
+    spec = pl.stage_spec("export")
+    inputs = {n: built.store.stage(n) for n in pl.load_stage(spec).INPUTS}
+    out = built.store.stage("export")
+    with fake_hub() as fake:
+        monkeypatch.setattr(constants, "ENDPOINT", fake.url)
+        stats = pl.run_stage(spec, Config(hub_repo="octo/mini"), out, inputs=inputs, quiet=True)
+    assert stats is not None and stats["hub"].startswith(f"{fake.url}/datasets/octo/mini/commit/")
+    assert fake.repos == {"octo/mini": {"visibility": "private", "type": "dataset"}}
+    sent = fake.files["octo/mini"]
+    assert sorted(sent) == uploaded(out.path, hub.UPLOAD)
+    assert "report/funnel.png" in sent and "stats.json" not in sent
+    for name, content in sent.items():
+        assert content == (out.path / name).read_bytes(), name
+    assert set(fake.auth) == {f"Bearer {TOKEN}"}
+    (commit,) = fake.commits
+    assert commit["revision"] == "main" and commit["summary"].startswith("wavecoder export ")
+
+
 def test_a_push_without_a_token_or_with_a_bad_id_stops_before_any_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
