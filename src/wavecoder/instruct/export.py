@@ -139,6 +139,12 @@ def run(ctx: Any) -> dict[str, Any]:
     instances, dropped, funnel = read_inputs(ctx.inputs, cfg.dedup)
     if not instances:
         log.warning("export: no accepted instance to export (see report/report.md for why)")
+    if funnel.not_selected:
+        log.warning(
+            "export: %d examples belong to code outside the coreset (a generate folder from "
+            "another selection?); they are counted as funnel.not_selected, not exported",
+            funnel.not_selected,
+        )
     write_data(out, instances, cfg)
     ctx.out.write_rejected(dropped)
     usage = {s: (ctx.inputs[s].read_json("stats") or {}).get("usage") for s in LLM_STAGES}

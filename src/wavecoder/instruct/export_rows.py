@@ -40,6 +40,7 @@ class Funnel:
     """
 
     selected: int = 0
+    not_selected: int = 0  # examples of code outside the coreset: counted, never exported
     with_example: int = 0
     examples: int = 0
     judged: int = 0
@@ -80,6 +81,8 @@ class Funnel:
             "funnel.accepted": self.accepted,
             "funnel.exported": self.exported,
         }
+        if self.not_selected:
+            out["funnel.not_selected"] = self.not_selected
         for stage, reasons in self.drops.items():
             for reason, n in sorted(reasons.items()):
                 out[f"dropped.{stage}.{reason}"] = n
@@ -128,13 +131,16 @@ def join(
     the funnel. Every selected code ends in an instance or a counted reason."""
     order = {s.code_id: s.rank for s in selected}
     by_code: dict[str, list[Example]] = {}
+    outside = 0
     for ex in examples:
         if ex.code_id in order:
             by_code.setdefault(ex.code_id, []).append(ex)
+        else:
+            outside += 1
     verdict_of = _last_by(verdicts, "example_id")
     gen_reason = {r.id: r.reason for r in generate_rejected}
     judge_reason = {r.id: r.reason for r in judge_rejected}
-    funnel = Funnel(selected=len(order), with_example=len(by_code))
+    funnel = Funnel(selected=len(order), with_example=len(by_code), not_selected=outside)
     for code_id in order:
         if code_id not in by_code:
             funnel.drops["generate"][gen_reason.get(code_id, "generate.no_record")] += 1
