@@ -302,7 +302,10 @@ def test_the_installed_command_exports_and_shows(tmp_path: Path) -> None:
     done = wavecoder("export", *ins, "-o", str(root / "export"), "plots=false")
     assert done.returncode == 0, done.stderr
     assert "out=4" in done.stdout and (root / "export" / "README.md").is_file()
-    assert "Hugging Face Hub" in wavecoder("export", "--help").stdout
+    help_ = wavecoder("export", "--help").stdout
+    assert "Hugging Face Hub" in help_
+    # the help's example is the command just run, with runs/tiny for the run directory
+    assert " ".join(f"-i runs/tiny/{n}" for n in ("dedup", "select", "generate", "judge")) in help_
     shown = wavecoder("show", str(root), "export", "-n", "3")
     assert shown.returncode == 0 and "── export instance 3/4 ──" in shown.stdout
     assert "instance 4/4" not in shown.stdout and "verdict: overall yes" in shown.stdout
