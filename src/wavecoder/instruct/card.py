@@ -91,15 +91,19 @@ def load_lines(formats: Sequence[Format]) -> list[str]:
 def front_matter(info: CardInfo, instances: Sequence[Instance]) -> str:
     n = len(instances)
     langs = sorted(Mix.of(instances).language)
-    meta = {
-        "pretty_name": info.name,
-        "license": info.license,
-        "language": ["en"],  # the prose; the code languages are in `language` and the tags
-        "task_categories": ["text-generation"],
-        "tags": ["code", "instruction-tuning", "synthetic", "wavecoder", *langs],
-        "size_categories": [size_category(n)],
-        "configs": configs(info.formats),
-    }
+    meta: dict[str, Any] = {"pretty_name": info.name, "license": info.license}
+    if info.license == "other":  # the hub asks for a name and a link with "other"
+        meta["license_name"] = "mixed-source-code-licences"
+        meta["license_link"] = "README.md"  # the Licence section below lists them
+    meta.update(
+        {
+            "language": ["en"],  # the prose; the code languages are in the tags and counts
+            "task_categories": ["text-generation"],
+            "tags": ["code", "instruction-tuning", "synthetic", "wavecoder", *langs],
+            "size_categories": [size_category(n)],
+            "configs": configs(info.formats),
+        }
+    )
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
 
 

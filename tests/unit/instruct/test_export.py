@@ -174,6 +174,8 @@ def test_card_counts_models_and_configs(exported: Any) -> None:
     card = (out / "README.md").read_text()
     meta = front_matter(card)
     assert meta["license"] == "other" and meta["size_categories"] == ["n<1K"]
+    assert meta["license_name"] and meta["license_link"] == "README.md"
+    assert {"code", "python", "go", "java"} <= set(meta["tags"])
     paths = {c["config_name"]: c["data_files"][0]["path"] for c in meta["configs"]}
     assert paths == {"default": "data/alpaca.json", "messages": "data/messages.jsonl"}
     assert "| (file) | `data/alpaca.parquet` |" in card, "Parquet is a file, not a config"
