@@ -120,14 +120,23 @@ def _rejected(sd: StageDir) -> list[Rejected]:
 
 
 def settings(inputs: dict[str, StageDir], cfg: Config) -> dict[str, Any]:
-    """The settings the upstream stages ran with, as their fingerprints recorded them."""
+    """The settings the upstream stages ran with, as their fingerprints recorded them, less
+    endpoint URLs (a card may be public; an internal host name has no place in it)."""
     out: dict[str, Any] = {}
     for name in ("select", "generate", "judge"):
         fp = inputs[name].read_json("fingerprint", sharded=False) or {}
         if "config" in fp:
-            out[name] = fp["config"].get(name, {})
+            out[name] = _without_urls(fp["config"].get(name, {}))
     out["export"] = {k: v for k, v in to_data(cfg).items() if not k.startswith("hub_")}
     return out
+
+
+def _without_urls(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_urls(v) for k, v in data.items() if "url" not in k.lower()}
+    if isinstance(data, list):
+        return [_without_urls(v) for v in data]
+    return data
 
 
 def run(ctx: Any) -> dict[str, Any]:

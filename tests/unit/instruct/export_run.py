@@ -16,8 +16,8 @@ from typing import Any
 from wavecoder.records import Code, Example, Record, Rejected, RuleVerdict, Selected, Verdict
 from wavecoder.store import RunStore, StageDir
 
-TEACHER = "openai:gpt-3.5-turbo@http://127.0.0.1"
-JUDGE = "openai:gpt-4@http://127.0.0.1"
+TEACHER = "gpt-3.5-turbo-0125"  # LLM client identities: model[@revision]
+JUDGE = "gpt-4-0613"
 RULES = ("language_named", "specific_resolution", "only_code")
 
 
@@ -78,8 +78,9 @@ def _finish(
     sd.path.mkdir(parents=True, exist_ok=True)
     sd.write_records("records", records)
     sd.write_rejected(rejected)
+    section = {"k": name, "llm": {"model": "m", "base_url": "http://10.1.2.3:8000/v1"}}
     sd.write_json(
-        "fingerprint", {"fingerprint": f"fp-{name}", "config": {name: {"k": name}}}, sharded=False
+        "fingerprint", {"fingerprint": f"fp-{name}", "config": {name: section}}, sharded=False
     )
     sd.write_json("stats", stats)
     sd.mark_done({"fingerprint": f"fp-{name}", "stats": stats})

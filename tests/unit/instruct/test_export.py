@@ -191,6 +191,7 @@ def test_card_counts_models_and_configs(exported: Any) -> None:
     assert acceptance["repair"] == ["2", "1", "50.0%"]
     assert acceptance["all"] == ["7", "5", "71.4%"]
     assert "k: generate" in card, "the generate settings from its fingerprint"
+    assert "model: m" in card and "10.1.2.3" not in card, "no endpoint URL on the card"
 
 
 @pytest.mark.parametrize(
