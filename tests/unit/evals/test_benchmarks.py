@@ -9,7 +9,7 @@ import pytest
 from wavecoder.evals.benchmarks import BENCHMARKS, load
 from wavecoder.evals.benchmarks.humanevalpack import program
 from wavecoder.evals.prompts import PROMPT_FORMATS, postprocess, render, truncate
-from wavecoder.evals.score import read_samples
+from wavecoder.evals.samples import read_samples
 
 EXPECTED_SHA = {
     "humaneval": "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef",

