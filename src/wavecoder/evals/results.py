@@ -47,7 +47,7 @@ def result_text(o: Outcome) -> str:
         return "passed"
     if o.status == "timeout":
         return "timed out"
-    last = next((ln for ln in reversed(o.stderr_tail.splitlines()) if ln.strip()), "")
+    last = next((ln for ln in reversed(o.stderr_tail.split("\n")) if ln.strip()), "")
     what = "failed" if o.status == "fail" else "error"
     return f"{what}: {last.strip() or o.stage or 'exit ' + str(o.returncode)}"
 

