@@ -34,7 +34,10 @@ def format_summary(summary: dict[str, Any]) -> str:
     elif summary.get("prompt_format"):
         lines.append(f"prompt format: {summary['prompt_format']}")
     if summary.get("resumed_results"):
-        lines.append(f"resumed: {summary['resumed_results']} results from an interrupted run")
+        lines.append(
+            f"resumed: {summary['resumed_results']} results reused from an earlier run of this "
+            "command (delete results.jsonl to run them again)"
+        )
     return "\n".join(line for line in lines if line)
 
 

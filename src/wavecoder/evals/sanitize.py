@@ -79,7 +79,18 @@ def sanitize_python(
     program = _select(statements, roots)
     have = set(program.split("\n"))
     missing = [imp for imp in _prefix_imports(prefix) if imp not in have]
-    return "".join(line + "\n" for line in missing) + ("\n" if missing else "") + program
+    return hoist_future(
+        "".join(line + "\n" for line in missing) + ("\n" if missing else "") + program
+    )
+
+
+def hoist_future(program: str) -> str:
+    """`from __future__` imports moved to the program's first lines, the only place they work."""
+    lines = program.split("\n")
+    future = [line for line in lines if line.startswith("from __future__ import")]
+    if not future:
+        return program
+    return "\n".join(future + [line for line in lines if line not in future])
 
 
 def _parse(src: str) -> ast.Module | None:
@@ -114,13 +125,14 @@ def _parse_longest(src: str) -> tuple[str, ast.Module | None]:
 
 
 def _continuation(prefix: str, code: str) -> tuple[str, ast.Module] | None:
-    """`prefix + code` when the reply continues the prompt's function (a bare body)."""
+    """`prefix + code` when the reply continues the prompt's function (a bare body, maybe
+    followed by prose: the longest stretch that parses, from the prompt's first line)."""
     code = code.lstrip("\n")
     body = code if code.startswith((" ", "\t")) else textwrap.indent(code, "    ")
     for src in (prefix + code, prefix.rstrip("\n") + "\n" + body):
-        tree = _parse(src)
-        if tree is not None:
-            return src, tree
+        found, tree = _parse_longest(src)
+        if tree is not None and len(found) > len(prefix.rstrip()):
+            return found, tree
     return None
 
 

@@ -155,7 +155,12 @@ def whole_program_problem(problem: Problem) -> Problem:
 def program_of(bench: Benchmark, problem: Problem, c: Completion) -> str:
     """The program a sample runs as: its solution as it is, else prompt + completion."""
     if c.solution:
-        return bench.assemble(whole_program_problem(problem), c.solution)
+        program = bench.assemble(whole_program_problem(problem), c.solution)
+        if bench.language == "python" and "from __future__" in c.solution:
+            from wavecoder.evals.sanitize import hoist_future
+
+            program = hoist_future(program)  # above a harness header (HumanEvalPack's imports)
+        return program
     return bench.assemble(problem, c.completion)
 
 

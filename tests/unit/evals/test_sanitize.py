@@ -96,6 +96,21 @@ def test_a_bare_body_continues_the_prompt() -> None:
     assert "close(a, b, threshold)" in program  # the body, inside the prompt's function
 
 
+def test_a_bare_body_followed_by_prose_continues_the_prompt() -> None:
+    reply = BODY + "\nThis loops over every pair.\nIt is quadratic."
+    program = sanitize(reply, "python", entry_point="has_close_elements", prefix=PREFIX)
+    assert "quadratic" not in program and "return False" in program
+    assert _defs(program) == ["ImportFrom:", "FunctionDef:has_close_elements"]
+
+
+def test_future_imports_come_first() -> None:
+    reply = "```python\nfrom __future__ import annotations\n\n"
+    reply += "def has_close_elements(numbers, threshold):\n    return False\n```"
+    program = sanitize(reply, "python", entry_point="has_close_elements", prefix=PREFIX)
+    assert program.startswith("from __future__ import annotations\nfrom typing import List")
+    ast.parse(program)
+
+
 def test_renamed_function_is_kept_and_fails_honestly() -> None:
     reply = "```python\ndef hasCloseElements(numbers, threshold):\n    return False\n```"
     program = sanitize(reply, "python", entry_point="has_close_elements", prefix=PREFIX)
