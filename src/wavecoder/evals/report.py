@@ -3,7 +3,7 @@
 Everything printed is read from the summary dict (`summary.json`), so the screen and the file
 never disagree: a PARTIAL line first when problems were left out, the scores (pass@k to 4
 decimals, HumanEval+ base and plus), the counts by status, and who answered (model, revision,
-endpoints, the weights the server reports, prompt format, sampling, replies from the cache).
+endpoints, the weights the server reports, prompt format, sampling, requests the cache answered).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def format_generation(gen: dict[str, Any]) -> str:
         f"max_tokens={gen.get('max_tokens')}"
     )
     hits, total = gen.get("cache_hits", 0), gen.get("requests", 0)
-    cache = f"{hits} of {total} replies from the cache"
+    cache = f"{hits} of {total} requests answered from the cache"
     if model.get("cache") == "off":
         cache = "cache off"
     elif total and hits == total:

@@ -244,7 +244,10 @@ def _identifiers(node: tree_sitter.Node) -> set[str]:
 
 
 def _name(node: tree_sitter.Node, data: bytes) -> str | None:
-    """The name a top-level item defines (None: an item such as an impl block or a global)."""
+    """The name a top-level item defines (None: kept whenever the code is: an impl block, a Go
+    method (an interface may call it), a C++ out-of-line member `T::f`, a global)."""
+    if node.type == "method_declaration":
+        return None
     named = node.child_by_field_name("name")
     if named is not None:
         return data[named.start_byte : named.end_byte].decode("utf-8", "replace")
@@ -258,7 +261,9 @@ def _name(node: tree_sitter.Node, data: bytes) -> str | None:
         return _name(first, data) if first is not None else None
     declarator = node.child_by_field_name("declarator")
     while declarator is not None:  # C++: function_declarator / pointer_declarator ... identifier
-        if declarator.type in ("identifier", "field_identifier", "qualified_identifier"):
+        if declarator.type == "qualified_identifier":
+            return None
+        if declarator.type in ("identifier", "field_identifier"):
             return data[declarator.start_byte : declarator.end_byte].decode("utf-8", "replace")
         declarator = declarator.child_by_field_name("declarator")
     return None

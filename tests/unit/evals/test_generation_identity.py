@@ -49,7 +49,10 @@ def test_a_server_reporting_other_weights_is_never_answered_from_the_cache(
         _generate(benchmarks_dir, b.url, tmp_path / "b2")  # same server again: the cache
         assert len(b.requests) == 2
     printed = capsys.readouterr().out
-    assert "2 of 2 replies from the cache" in printed and "server weights /weights/b" in printed
+    assert (
+        "2 of 2 requests answered from the cache" in printed
+        and "server weights /weights/b" in printed
+    )
 
 
 def test_a_dead_endpoint_does_not_replay_another_servers_replies(

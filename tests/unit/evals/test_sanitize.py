@@ -267,3 +267,12 @@ def test_javascript_drops_calls_and_exports_keeps_helpers() -> None:
     reply += "console.log(f(1));\nmodule.exports = f;\n```"
     program = sanitize(reply, "javascript", entry_point="f")
     assert "function g" in program and "console" not in program and "unused" not in program
+
+
+def test_methods_called_through_an_interface_or_out_of_line_are_kept() -> None:
+    go = "```go\ntype byLen []string\nfunc (s byLen) Len() int { return len(s) }\n"
+    go += "func F(v []string) bool { sort.Sort(byLen(v)); return true }\n```"
+    assert "func (s byLen) Len()" in sanitize(go, "go", entry_point="F")
+    cpp = "```cpp\nstruct A { int g(); };\nint A::g() { return 1; }\n"
+    cpp += "int f() { A a; return a.g(); }\n```"
+    assert "int A::g()" in sanitize(cpp, "cpp", entry_point="f")
