@@ -37,9 +37,18 @@ def read_samples(path: Path, problems: Sequence[Problem] = ()) -> list[Completio
         return _generations(path, text, problems)
     samples: list[Completion] = []
     seen: Counter[str] = Counter()
+    keys: set[tuple[str, int]] = set()
     for lineno, line in enumerate(text.split("\n"), 1):
         if line.strip():
-            samples.append(_row(path, lineno, line, seen))
+            sample = _row(path, lineno, line, seen)
+            key = (sample.task_id, sample.sample_index)
+            if key in keys:
+                raise SamplesError(
+                    f"{path}:{lineno}: a second sample {key[1]} of {key[0]} (sample_index "
+                    "must be unique per task)"
+                )
+            keys.add(key)
+            samples.append(sample)
     return samples
 
 

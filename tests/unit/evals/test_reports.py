@@ -62,6 +62,7 @@ def test_formats_are_read_as_their_tools_write_them(
         ('{"task_id": "HumanEval/0", "solution": null}\n', r"'solution' must be a str.*NoneType"),
         ('{"task_id": "a", "completion": "x", "sample_index": "1"}\n', "sample_index"),
         ("[[1]]", "must be a string"),
+        ('{"task_id": "a", "completion": "", "sample_index": 0}\n' * 2, r"s.jsonl:2: a second"),
         ('{"a": 1}', "list of lists"),
     ],
 )  # fmt: skip

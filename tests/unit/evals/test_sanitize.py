@@ -181,6 +181,20 @@ def test_pack_replies_pass_as_whole_programs(benchmarks_dir: Path, language: str
     assert [o.status for o in outcomes] == ["pass", "pass"], [o.stderr_tail for o in outcomes]
 
 
+@pytest.mark.usefixtures("sandbox_ok")
+def test_mbpp_reply_with_tests_appended_passes(benchmarks_dir: Path) -> None:
+    bench, problems, _ = load("mbpp", benchmarks_dir)
+    problem = problems[0]
+    reply = (
+        f"Here is the function:\n```python\n{problem.canonical_solution}\n\n{problem.test}\n"
+        "print('all tests passed')\n```\nIt uses sets."
+    )
+    sample = to_completion("alpaca", bench, problem, reply, 0)
+    assert "assert" not in sample.solution and "print" not in sample.solution
+    outcomes = score_completions(bench, [problem], [sample], ScoreOptions(workers=1))
+    assert outcomes[0].status == "pass", outcomes[0].stderr_tail
+
+
 def _rewritten(problem: Problem) -> str:
     """The function rewritten with its own docstring, then a doctest `main`, amid prose."""
     own = problem.prompt.replace("Check if in given list", "Return whether in the list")
