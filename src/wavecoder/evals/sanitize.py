@@ -34,7 +34,9 @@ TAGS: dict[str, frozenset[str]] = {
     "go": frozenset({"go", "golang"}),
     "rust": frozenset({"rust", "rs"}),
 }
-_MAX_SPAN_LINES = 400  # longest-parseable-stretch search is quadratic: bound its input
+# The longest-parseable-stretch search is quadratic in lines: bound its input and its work.
+_MAX_SPAN_LINES = 400
+_MAX_PARSES = 2000
 
 
 def code_blocks(reply: str, language: str) -> list[str]:
@@ -94,33 +96,47 @@ def hoist_future(program: str) -> str:
 
 
 def _parse(src: str) -> ast.Module | None:
+    return _parse_at(src)[0]
+
+
+def _parse_at(src: str) -> tuple[ast.Module | None, int]:
+    """The tree, or None and the line of the first error (0 when unknown)."""
     try:
-        return ast.parse(src)
-    except (SyntaxError, ValueError):  # ValueError: a NUL byte
-        return None
+        return ast.parse(src), 0
+    except SyntaxError as exc:
+        return None, exc.lineno or 0
+    except (ValueError, RecursionError, MemoryError):  # NUL bytes, deep nesting
+        return None, 0
 
 
 def _parse_longest(src: str) -> tuple[str, ast.Module | None]:
-    """`src` if it parses, else its longest run of lines that does (evalplus's code_extract)."""
+    """`src` if it parses, else its longest run of lines that does (evalplus's code_extract).
+
+    A stretch that fails at line L fails with any end past L, so the search goes straight to
+    the ends before L; the start lines are those at column 0."""
     tree = _parse(src)
     if tree is not None:
         return src, tree
     lines = src.split("\n")[:_MAX_SPAN_LINES]
+    weights = [0]  # weights[k]: non-blank lines among lines[:k]
+    for line in lines:
+        weights.append(weights[-1] + bool(line.strip()))
     best: tuple[int, str, ast.Module | None] = (0, "", None)
-    for i in range(len(lines)):
-        if not lines[i].strip() or lines[i][0].isspace():
-            continue  # a stretch of top-level code starts at column 0
-        if best[0] >= sum(1 for line in lines[i:] if line.strip()):
+    budget = _MAX_PARSES
+    for i, first in enumerate(lines):
+        if not first.strip() or first[0].isspace():
+            continue
+        if best[0] >= weights[-1] - weights[i]:
             break  # no later start can beat the best stretch found
-        for j in range(len(lines), i, -1):
-            weight = sum(1 for line in lines[i:j] if line.strip())
-            if weight <= best[0]:
-                break
+        j = len(lines)
+        while j > i and weights[j] - weights[i] > best[0] and budget > 0:
+            budget -= 1
             chunk = "\n".join(lines[i:j])
-            tree = _parse(chunk)
+            tree, error_line = _parse_at(chunk)
             if tree is not None and tree.body:
-                best = (weight, chunk, tree)
+                best = (weights[j] - weights[i], chunk, tree)
                 break
+            j = min(j - 1, i + error_line - 1) if 0 < error_line else j - 1
     return best[1], best[2]
 
 

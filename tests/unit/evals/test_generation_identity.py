@@ -117,3 +117,9 @@ def test_two_endpoints_serving_different_weights_is_an_error() -> None:
         cfg = LLMConfig(model="fixed", base_urls=(a.url, b.url))
         with pytest.raises(LLMError, match="different weights"):
             build_llm(cfg, role="eval")
+
+
+def test_endpoints_are_recorded_without_credentials() -> None:
+    from wavecoder.llm.identity import redact
+
+    assert redact("https://user:s3cret@host:8000/v1?key=abc") == "https://host:8000/v1"
