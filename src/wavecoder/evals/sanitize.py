@@ -136,7 +136,7 @@ def _parse_longest(src: str) -> tuple[str, ast.Module | None]:
             if tree is not None and tree.body:
                 best = (weights[j] - weights[i], chunk, tree)
                 break
-            j = min(j - 1, i + error_line - 1) if 0 < error_line else j - 1
+            j = min(j - 1, i + error_line - 1) if error_line > 0 else j - 1
     return best[1], best[2]
 
 
