@@ -2,11 +2,12 @@
 
 `evaluate` generates with a `wavecoder.llm` client into `out/samples.jsonl` (for HumanEvalPack
 Explain: stage 1 into `out/descriptions.jsonl`, or the descriptions file given, then stage 2),
-or takes an existing samples file; then, when `score` options are given, runs every program in
-the sandbox and writes `out/results.jsonl` and `out/summary.json`. It returns the summary (or a
-short record with `"scored": False`). It does not ask for consent to run code: its callers check
-`--allow-code-execution` or the config; it does check that the sandbox can isolate programs
-(`check_sandbox`), before any token is spent.
+or takes an existing samples file (with the record of who generated it, `generation.json`, when
+`eval generate` left one for it: `wavecoder.evals.provenance`); then, when `score` options are
+given, runs every program in the sandbox and writes `out/results.jsonl` and `out/summary.json`.
+It returns the summary (or a short record with `"scored": False`). It does not ask for consent
+to run code: its callers check `--allow-code-execution` or the config; it does check that the
+sandbox can isolate programs (`check_sandbox`), before any token is spent.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from wavecoder.evals.generate import GenerateOptions
+from wavecoder.evals.provenance import generated_by, generation_record, llm_counts, write_generation
 from wavecoder.evals.sandbox import SandboxMode, namespaces_available
 from wavecoder.evals.score import ScoreOptions
 from wavecoder.evals.types import Completion, Problem
@@ -79,6 +81,7 @@ def evaluate(
         allow_partial = True  # the subset generated is the one asked for
     else:
         completions = normalize_ids(read_samples(samples, problems), problems)
+        info.update(generated_by(samples))
         fmt = "" if gen is DEFAULT_GENERATE else gen.prompt_format
     missing = check_ids(samples, completions, problems, bench.name, allow_partial=allow_partial)
     info["problems_total"] = len(problems)
@@ -156,7 +159,7 @@ def _generate(
     bench, gen = run.bench, run.gen
     if descriptions is not None and bench.task != "explain":
         raise ValueError(f"{bench.name}: --descriptions is for humanevalpack-explain-* only")
-    before = _counts(run.llm)
+    before = llm_counts(run.llm)
     if bench.task != "explain":
         problems = run.problems[: run.limit or None]
         completions = generate(run.llm, bench, problems, gen, progress=run.progress)
@@ -166,36 +169,9 @@ def _generate(
         write_samples(
             run.out / "samples.jsonl", completions, per_description=gen.samples_per_description
         )
-    info["generation"] = generation_record(run.llm, gen, before, _counts(run.llm))
+    info["generation"] = generation_record(run.llm, gen, before, llm_counts(run.llm))
+    write_generation(run.out, info["generation"])
     return completions
-
-
-def generation_record(
-    llm: object, gen: GenerateOptions, before: Counter[str], after: Counter[str]
-) -> dict[str, Any]:
-    """Who answered and how: model, endpoints, revision, the weights the server reports, the
-    prompt format, sampling settings, and how many replies came from the cache."""
-    describe = getattr(llm, "describe", None)
-    model = describe() if callable(describe) else {"identity": getattr(llm, "identity", "")}
-    sent, hits = after["requests"] - before["requests"], after["cache_hits"] - before["cache_hits"]
-    return {
-        **asdict(gen),
-        "top_p": gen.top_p if gen.temperature > 0 else 1.0,  # what the requests carried
-        "model": model,
-        "requests": sent + hits,
-        "cache_hits": hits,
-    }
-
-
-def _counts(llm: object) -> Counter[str]:
-    """Requests sent and cache hits so far, from the client's `llm.<role>.*` stats."""
-    stats = getattr(llm, "stats", None)
-    counts: Counter[str] = Counter()
-    for key, value in (stats() if callable(stats) else {}).items():
-        name = str(key).rsplit(".", 1)[-1]
-        if name in ("requests", "cache_hits") and isinstance(value, int):
-            counts[name] += value
-    return counts
 
 
 def _describe(run: _Generation) -> list[Any]:

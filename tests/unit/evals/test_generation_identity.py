@@ -123,3 +123,20 @@ def test_endpoints_are_recorded_without_credentials() -> None:
     from wavecoder.llm.identity import redact
 
     assert redact("https://user:s3cret@host:8000/v1?key=abc") == "https://host:8000/v1"
+
+
+@pytest.mark.usefixtures("sandbox_ok")
+def test_scoring_generated_samples_later_records_who_generated_them(
+    benchmarks_dir: Path, tmp_path: Path
+) -> None:
+    with _server("```python\ndef f():\n    return 1\n```", "/weights/a") as srv:
+        _generate(benchmarks_dir, srv.url, tmp_path / "g", "--model-revision", "r7")
+    samples = tmp_path / "g" / "samples.jsonl"
+    argv = ["score", "--benchmark", "humaneval", "--data", str(benchmarks_dir), "--samples"]
+    argv += [str(samples), "--allow-partial", "--allow-code-execution", "-k", "1", "-o"]
+    assert _run([*argv, str(tmp_path / "s")]) == 0
+    gen = json.loads((tmp_path / "s" / "summary.json").read_text())["generation"]
+    assert gen["model"]["identity"] == "fixed@r7+served:/weights/a" and gen["requests"] == 2
+    samples.write_text(samples.read_text().replace("return 1", "return 2"))  # edited since
+    assert _run([*argv, str(tmp_path / "t")]) == 0
+    assert "generation" not in json.loads((tmp_path / "t" / "summary.json").read_text())
