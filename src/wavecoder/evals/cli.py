@@ -192,10 +192,7 @@ def _print_scores(summary: dict[str, Any]) -> None:
     """What was scored, against what, and the scores (pass@k to 4 decimals)."""
     from wavecoder.evals.report import format_summary
 
-    text = format_summary(summary)
-    print(text)
-    if "partial" in summary:
-        print(text.splitlines()[0], file=sys.stderr)  # the PARTIAL line, where logs go too
+    print(format_summary(summary))  # a partial run was also logged as a PARTIAL warning
 
 
 def _generate(args: argparse.Namespace) -> int:
