@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+from collections.abc import Callable
 
 _FENCE = re.compile(
     r"^[ \t]*```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.S | re.M
@@ -54,12 +55,46 @@ def sanitize(
     uses are the roots); `prefix` is the code the prompt showed (its imports are added when
     missing, and a bare continuation is appended to it).
     """
-    blocks = code_blocks(reply, language) or [reply]
+    blocks = code_blocks(reply, language)
     if language == "python":
+        blocks = blocks or [reply]
         return sanitize_python(blocks, entry_point=entry_point, prefix=prefix, test=test)
-    from wavecoder.evals.sanitize_ts import sanitize_tree
+    from wavecoder.evals.sanitize_ts import first_error_line, sanitize_tree
 
-    return sanitize_tree(blocks, language, entry_point=entry_point, prefix=prefix)
+    body = blocks[0] if blocks else reply  # what a bare continuation of the prompt would be
+    if not blocks:  # code amid prose, unfenced: the longest stretch that parses cleanly
+        lines = reply.split("\n")
+        i, j = longest_span(lines, lambda chunk: first_error_line(chunk, language))
+        blocks = ["\n".join(lines[i:j])] if j > i else [reply]
+    return sanitize_tree(blocks, language, entry_point=entry_point, prefix=prefix, body=body)
+
+
+def longest_span(lines: list[str], error_line: Callable[[str], int]) -> tuple[int, int]:
+    """The lines[i:j] with the most non-blank lines for which `error_line` is 0 (it parses;
+    else the 1-based line of its first error, or -1 when unknown), as evalplus's code_extract.
+
+    Starts are lines at column 0. A stretch that fails at line L fails with any end past L, so
+    the search goes straight to the ends before L; `_MAX_PARSES` bounds the work."""
+    lines = lines[:_MAX_SPAN_LINES]
+    weights = [0]  # weights[k]: non-blank lines among lines[:k]
+    for line in lines:
+        weights.append(weights[-1] + bool(line.strip()))
+    best, span = 0, (0, 0)
+    budget = _MAX_PARSES
+    for i, first in enumerate(lines):
+        if not first.strip() or first[0].isspace():
+            continue
+        if best >= weights[-1] - weights[i]:
+            break  # no later start can beat the best stretch found
+        j = len(lines)
+        while j > i and weights[j] - weights[i] > best and budget > 0:
+            budget -= 1
+            at = error_line("\n".join(lines[i:j]))
+            if at == 0:
+                best, span = weights[j] - weights[i], (i, j)
+                break
+            j = min(j - 1, i + at - 1) if at > 0 else j - 1
+    return span
 
 
 # --- Python ------------------------------------------------------------------------------------
@@ -100,7 +135,7 @@ def _parse(src: str) -> ast.Module | None:
 
 
 def _parse_at(src: str) -> tuple[ast.Module | None, int]:
-    """The tree, or None and the line of the first error (0 when unknown)."""
+    """The tree, or None and the 1-based line of the first error (0 when unknown)."""
     try:
         return ast.parse(src), 0
     except SyntaxError as exc:
@@ -110,34 +145,21 @@ def _parse_at(src: str) -> tuple[ast.Module | None, int]:
 
 
 def _parse_longest(src: str) -> tuple[str, ast.Module | None]:
-    """`src` if it parses, else its longest run of lines that does (evalplus's code_extract).
-
-    A stretch that fails at line L fails with any end past L, so the search goes straight to
-    the ends before L; the start lines are those at column 0."""
+    """`src` if it parses, else its longest run of lines that does (see `longest_span`)."""
     tree = _parse(src)
     if tree is not None:
         return src, tree
-    lines = src.split("\n")[:_MAX_SPAN_LINES]
-    weights = [0]  # weights[k]: non-blank lines among lines[:k]
-    for line in lines:
-        weights.append(weights[-1] + bool(line.strip()))
-    best: tuple[int, str, ast.Module | None] = (0, "", None)
-    budget = _MAX_PARSES
-    for i, first in enumerate(lines):
-        if not first.strip() or first[0].isspace():
-            continue
-        if best[0] >= weights[-1] - weights[i]:
-            break  # no later start can beat the best stretch found
-        j = len(lines)
-        while j > i and weights[j] - weights[i] > best[0] and budget > 0:
-            budget -= 1
-            chunk = "\n".join(lines[i:j])
-            tree, error_line = _parse_at(chunk)
-            if tree is not None and tree.body:
-                best = (weights[j] - weights[i], chunk, tree)
-                break
-            j = min(j - 1, i + error_line - 1) if error_line > 0 else j - 1
-    return best[1], best[2]
+    lines = src.split("\n")
+    i, j = longest_span(lines, _python_error_line)
+    chunk = "\n".join(lines[i:j])
+    return (chunk, _parse(chunk)) if j > i else ("", None)
+
+
+def _python_error_line(chunk: str) -> int:
+    tree, line = _parse_at(chunk)
+    if tree is not None:
+        return 0 if tree.body else -1  # only comments: not code
+    return line or -1
 
 
 def _continuation(prefix: str, code: str) -> tuple[str, ast.Module] | None:
@@ -163,8 +185,11 @@ def _definition_names(node: ast.stmt) -> list[str]:
 
 
 def _is_def(node: ast.stmt) -> bool:
-    """A function or class: a reply with one is a program of its own, not a continuation."""
-    return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    """A function or class (not a `main` or `test*`): a reply with one is a program of its own,
+    not a continuation of the prompt."""
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return False
+    return node.name != "main" and not node.name.lower().startswith("test")
 
 
 def _names_in(code: str) -> set[str]:

@@ -14,121 +14,14 @@ continuation. Not here: Python (`ast`, in `sanitize`), program assembly (`benchm
 
 from __future__ import annotations
 
-import functools
-import importlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from wavecoder.evals.sanitize_grammars import FUNCTIONS, GO_TEST, SPECS, Spec, parser
 
 if TYPE_CHECKING:
     import tree_sitter
-
-
-@dataclass(frozen=True)
-class _Spec:
-    module: str
-    imports: frozenset[str]  # always kept, first, without duplicates
-    definitions: frozenset[str]  # kept when reachable; a later one of the same name wins
-    drop: frozenset[str] = frozenset()  # names the benchmark's test code supplies itself
-    attach: frozenset[str] = frozenset()  # items that belong to the next item (attributes)
-    prompt_imports: frozenset[str] = field(default_factory=frozenset)
-
-
-_SPECS: dict[str, _Spec] = {
-    "cpp": _Spec(
-        "tree_sitter_cpp",
-        imports=frozenset({"preproc_include", "using_declaration", "preproc_def"}),
-        definitions=frozenset(
-            {
-                "function_definition",
-                "declaration",
-                "struct_specifier",
-                "class_specifier",
-                "enum_specifier",
-                "union_specifier",
-                "template_declaration",
-                "namespace_definition",
-                "type_definition",
-                "alias_declaration",
-                "preproc_function_def",
-            }
-        ),
-        drop=frozenset({"main"}),
-        prompt_imports=frozenset({"preproc_include", "using_declaration"}),
-    ),
-    "rust": _Spec(
-        "tree_sitter_rust",
-        imports=frozenset({"use_declaration", "extern_crate_declaration", "inner_attribute_item"}),
-        definitions=frozenset(
-            {
-                "function_item",
-                "struct_item",
-                "enum_item",
-                "impl_item",
-                "trait_item",
-                "const_item",
-                "static_item",
-                "type_item",
-                "mod_item",
-                "macro_definition",
-                "union_item",
-            }
-        ),
-        drop=frozenset({"main", "tests"}),
-        attach=frozenset({"attribute_item"}),
-        prompt_imports=frozenset({"use_declaration"}),
-    ),
-    "java": _Spec(
-        "tree_sitter_java",
-        imports=frozenset({"import_declaration"}),
-        definitions=frozenset(
-            {"class_declaration", "interface_declaration", "enum_declaration", "record_declaration"}
-        ),
-        drop=frozenset({"Main"}),
-        prompt_imports=frozenset({"import_declaration"}),
-    ),
-    "javascript": _Spec(
-        "tree_sitter_javascript",
-        imports=frozenset(),  # an ES `import` cannot run in the harness's CommonJS script
-        definitions=frozenset(
-            {
-                "function_declaration",
-                "generator_function_declaration",
-                "lexical_declaration",
-                "variable_declaration",
-                "class_declaration",
-            }
-        ),
-    ),
-    "go": _Spec(
-        "tree_sitter_go",
-        imports=frozenset(),  # Go imports: see _go_imports
-        definitions=frozenset(
-            {
-                "function_declaration",
-                "method_declaration",
-                "type_declaration",
-                "const_declaration",
-                "var_declaration",
-            }
-        ),
-        drop=frozenset({"main"}),
-    ),
-}
-# A reply holding one of these is a program of its own, never a continuation of the prompt.
-_FUNCTIONS = frozenset(
-    {"function_definition", "function_item", "function_declaration", "method_declaration",
-     "class_declaration", "template_declaration", "generator_function_declaration"}
-)  # fmt: skip
-_GO_TEST = re.compile(r"^(Test|Benchmark|Example|Fuzz)[A-Z_0-9]")
-
-
-@functools.cache
-def _parser(language: str) -> tree_sitter.Parser:
-    import tree_sitter
-
-    module = importlib.import_module(_SPECS[language].module)
-    return tree_sitter.Parser(tree_sitter.Language(module.language()))
 
 
 @dataclass(frozen=True)
@@ -140,16 +33,23 @@ class _Item:
     node_type: str
 
 
-def sanitize_tree(blocks: list[str], language: str, *, entry_point: str, prefix: str) -> str:
-    if language not in _SPECS:
+def sanitize_tree(
+    blocks: list[str], language: str, *, entry_point: str, prefix: str, body: str = ""
+) -> str:
+    """The program in `blocks`; `body` is the reply's code read as a continuation of `prefix`
+    (default: the first block), used when the blocks define no function or class."""
+    if language not in SPECS:
         raise ValueError(f"no reply sanitizer for language {language!r}")
     code = "\n".join(b.strip("\n") for b in blocks)
     if language == "java" and _bare_method(code):
         code = "class Solution {\n" + code + "\n}\n"
     items = _items(code, language)
-    own = _defines(items, entry_point, language) or any(i.node_type in _FUNCTIONS for i in items)
+    spec = SPECS[language]
+    own = _defines(items, entry_point, language) or any(
+        i.node_type in FUNCTIONS and not _dropped(i, spec, language) for i in items
+    )  # a reply with only a `main` after a bare body still continues the prompt
     if entry_point and prefix and not own:
-        continued = _items(prefix + blocks[0], language)  # a bare body continues the prompt
+        continued = _items(prefix + (body or blocks[0]), language)  # a bare body continues it
         if _defines(continued, entry_point, language):
             items = continued
     program = _select(items, entry_point, language)
@@ -159,10 +59,25 @@ def sanitize_tree(blocks: list[str], language: str, *, entry_point: str, prefix:
     return head + program
 
 
+def first_error_line(code: str, language: str) -> int:
+    """0 when `code` parses without an error node, else the 1-based line of the first one."""
+    node = parser(language).parse(code.encode("utf-8")).root_node
+    if not node.has_error:
+        return 0 if node.named_child_count else -1
+    while True:
+        bad = next((c for c in node.children if c.is_error or c.is_missing), None)
+        if bad is not None:
+            return int(bad.start_point[0]) + 1
+        inner = next((c for c in node.children if c.has_error), None)
+        if inner is None:
+            return int(node.start_point[0]) + 1
+        node = inner
+
+
 def _items(code: str, language: str) -> list[_Item]:
-    spec = _SPECS[language]
+    spec = SPECS[language]
     data = code.encode("utf-8")
-    root = _parser(language).parse(data).root_node
+    root = parser(language).parse(data).root_node
     items: list[_Item] = []
     pending = b""  # attributes waiting for their item
     for node in root.children:
@@ -185,7 +100,7 @@ def _items(code: str, language: str) -> list[_Item]:
 
 
 def _select(items: list[_Item], entry_point: str, language: str) -> str:
-    spec = _SPECS[language]
+    spec = SPECS[language]
     keep = [i for i in items if i.kind == "import" or not _dropped(i, spec, language)]
     last = {i.name: n for n, i in enumerate(keep) if i.kind == "definition" and i.name}
     roots = {entry_point} if entry_point in last and language != "java" else set(last)
@@ -217,10 +132,10 @@ def _reachable(roots: set[str], keep: list[_Item], last: dict[str, int]) -> set[
     return seen
 
 
-def _dropped(item: _Item, spec: _Spec, language: str) -> bool:
+def _dropped(item: _Item, spec: Spec, language: str) -> bool:
     if item.name in spec.drop:
         return True
-    return language == "go" and item.name is not None and bool(_GO_TEST.match(item.name))
+    return language == "go" and item.name is not None and bool(GO_TEST.match(item.name))
 
 
 def _defines(items: list[_Item], entry_point: str, language: str) -> bool:
@@ -285,13 +200,13 @@ def _java_unpublic(node: tree_sitter.Node, data: bytes) -> bytes:
 
 
 def _bare_method(code: str) -> bool:
-    root = _parser("java").parse(code.encode("utf-8")).root_node
+    root = parser("java").parse(code.encode("utf-8")).root_node
     types = {c.type for c in root.children}
     return "method_declaration" in types and "class_declaration" not in types
 
 
 def _missing_prompt_imports(prefix: str, items: list[_Item], language: str) -> str:
-    spec = _SPECS[language]
+    spec = SPECS[language]
     if not prefix or not spec.prompt_imports:
         return ""
     own = {_squash(i.text) for i in items if i.kind == "import"}
@@ -310,7 +225,7 @@ def _go_imports(code: str, program: str) -> str:
     from wavecoder.evals.benchmarks.humanevalpack import GO_HELPERS
 
     data = code.encode("utf-8")
-    root = _parser("go").parse(data).root_node
+    root = parser("go").parse(data).root_node
     specs: list[str] = []
     stack = [c for c in root.children if c.type == "import_declaration"]
     while stack:

@@ -290,3 +290,31 @@ def test_methods_called_through_an_interface_or_out_of_line_are_kept() -> None:
     cpp = "```cpp\nstruct A { int g(); };\nint A::g() { return 1; }\n"
     cpp += "int f() { A a; return a.g(); }\n```"
     assert "int A::g()" in sanitize(cpp, "cpp", entry_point="f")
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "entry"),
+    [
+        ("cpp", "#include <vector>\nusing namespace std;\nbool f(vector<int> v) {\n"
+                "    return v.size() > 1;\n}", "f"),
+        ("javascript", "const f = (x) => {\n  return x + 1;\n};", "f"),
+        ("java", "import java.util.*;\nclass Solution {\n    public int f(int x) { return x; }\n}",
+         "f"),
+        ("rust", "fn f(x: i32) -> i32 {\n    x + 1\n}", "f"),
+        ("go", "func F(x int) int {\n    return x + 1\n}", "F"),
+    ],
+)  # fmt: skip
+def test_unfenced_code_amid_prose(language: str, code: str, entry: str) -> None:
+    reply = f"Here you go:\n{code}\nThe function does what was asked. Hope this helps!"
+    assert sanitize(reply, language, entry_point=entry).split() == code.split()
+
+
+def test_bare_body_then_main_still_continues_the_prompt() -> None:
+    prefix = "#include<vector>\nusing namespace std;\nbool f(vector<int> v){\n"
+    body = "    for (int x : v) {\n        if (x > 1) return true;\n    }\n    return false;\n}\n"
+    program = sanitize(body + "\nint main() {\n    return 0;\n}\n", "cpp", entry_point="f",
+                       prefix=prefix)  # fmt: skip
+    assert "bool f(vector<int> v){" in program and "main" not in program
+    python = sanitize("    return x + 1\n\ndef main():\n    print(f(1))\n\nmain()\n", "python",
+                      entry_point="f", prefix='def f(x):\n    """doc"""\n')  # fmt: skip
+    assert python == 'def f(x):\n    """doc"""\n    return x + 1\n'
