@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -32,6 +33,7 @@ from wavecoder.evals.toolchains import ToolchainMissing, find
 from wavecoder.evals.types import Completion, Outcome, Problem
 
 DEFAULT_KS = (1, 10, 100)
+_GO_PACKAGE = re.compile(r"^package \w+[ \t]*$", re.M)
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,12 @@ def whole_program_problem(problem: Problem) -> Problem:
 def program_of(bench: Benchmark, problem: Problem, c: Completion) -> str:
     """The program a sample runs as: its solution as it is, else prompt + completion."""
     if c.solution:
-        program = bench.assemble(whole_program_problem(problem), c.solution)
+        solution = c.solution
+        if bench.language == "go":  # the test file brings `package main`; the harness, imports
+            solution = _GO_PACKAGE.sub(
+                "", solution.replace(problem.extra.get("import") or "\0", "")
+            )
+        program = bench.assemble(whole_program_problem(problem), solution)
         if bench.language == "python" and "from __future__" in c.solution:
             from wavecoder.evals.sanitize import hoist_future
 

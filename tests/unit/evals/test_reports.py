@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.evals.conftest import require_language
 from wavecoder.evals import results as results_mod
 from wavecoder.evals.api import evaluate, load_benchmark
 from wavecoder.evals.benchmarks import BENCHMARKS, load
@@ -231,3 +232,21 @@ def test_humanevalplus_solutions_run_by_evalplus_rules(benchmarks_dir: Path) -> 
     ]
     outcomes = score_completions(bench, problems, samples, OPTS)
     assert [(o.status, o.stage) for o in outcomes] == [("pass", ""), ("fail", "base")]
+
+
+@pytest.mark.usefixtures("sandbox_ok")
+def test_bigcode_go_generations_with_the_prompts_imports_and_package(benchmarks_dir: Path) -> None:
+    """bigcode's Go generations are prompt + code: its import block (and maybe a package
+    clause) must not clash with the test file's."""
+    from wavecoder.evals.score import score_completions
+    from wavecoder.evals.types import Completion
+
+    require_language("go")
+    bench, problems, _ = load("humanevalpack-synthesize-go", benchmarks_dir)
+    p = problems[0]
+    samples = [
+        Completion(p.task_id, 0, "", solution=p.prompt + p.canonical_solution),
+        Completion(p.task_id, 1, "", solution="package main\n\n" + p.prompt + p.canonical_solution),
+    ]
+    outcomes = score_completions(bench, [p], samples, ScoreOptions(timeout_s=60, workers=2))
+    assert [o.status for o in outcomes] == ["pass", "pass"], [o.stderr_tail for o in outcomes]
