@@ -243,7 +243,7 @@ def _score(
     }
     results = ResultsLog(out, key)
     if results.done:
-        log.warning("resuming: %d results from an interrupted run in %s", len(results.done), out)
+        log.warning("resuming: %d finished results of an earlier run in %s", len(results.done), out)
     try:
         outcomes = score_completions(
             bench,
