@@ -93,7 +93,7 @@ def render(fmt: PromptFormat, bench: Benchmark, problem: Problem) -> str:
     return f"{instruction(bench, problem)}\n{prefix(bench, problem)}".rstrip() + "\n"
 
 
-def postprocess(fmt: PromptFormat, bench: Benchmark, problem: Problem, reply: str) -> str:
+def continuation(bench: Benchmark, problem: Problem, reply: str) -> str:
     """The continuation of `prefix` in a `completion`-format reply, cut at the first stop."""
     code = reply
     head = prefix(bench, problem)
@@ -114,9 +114,7 @@ def to_completion(
     from wavecoder.evals.sanitize import sanitize
 
     if fmt == "completion" and bench.task != "whole":
-        return Completion(
-            problem.task_id, index, postprocess(fmt, bench, problem, reply), raw=reply
-        )
+        return Completion(problem.task_id, index, continuation(bench, problem, reply), raw=reply)
     whole = sanitize(
         reply,
         problem.language,
