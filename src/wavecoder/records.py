@@ -339,6 +339,8 @@ class Completion(Record):
     sample_index: int
     completion: str
     raw: str = ""  # the model's full reply, before post-processing
+    # The whole program (evalplus's `solution`), scored as it is instead of prompt + completion.
+    solution: str = ""
 
 
 @dataclass(frozen=True)
