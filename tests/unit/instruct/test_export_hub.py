@@ -220,11 +220,10 @@ def test_the_documented_push_command_needs_the_token(tmp_path: Path) -> None:
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[3] / "src")
     exe = Path(sys.executable).parent / "wavecoder"
     opts = ["--from", "export", "--to", "export", "--force", "export"]
-    # overrides before the options: argparse stops reading them at the first option
-    push = [str(exe), "run", str(config), "export.hub_repo=me/codeocean", *opts]
+    push = [str(exe), "run", str(config), *opts, "export.hub_repo=me/codeocean"]
     done = subprocess.run(push, capture_output=True, text=True, env=env)
     assert done.returncode == 2 and "HF_TOKEN is not set" in done.stderr
-    plain = [str(exe), "run", str(config), "export.plots=false", *opts]
+    plain = [str(exe), "run", str(config), "export.plots=false", *opts, "export.dedup=true"]
     done = subprocess.run(plain, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert (built.store.root / "export" / "data" / "alpaca.json").is_file()
