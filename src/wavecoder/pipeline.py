@@ -9,6 +9,10 @@ stage (imported only when used, so `import wavecoder` stays light). A stage modu
     run(ctx) -> dict            does the work, returns its stats ("in", "out", "rejected.<reason>")
     SHARDABLE: bool (optional)  False for stages that need all records at once (k-center)
     fingerprint_config(cfg) (optional)  the part of its section the fingerprint hashes
+    inputs(cfg) (optional)      the upstream stages it reads with these settings, when that
+                                depends on them (train reads export unless train.data names
+                                files); INPUTS otherwise
+    MISSING_INPUT_HINT (opt.)   what else to do when an input has not run (a setting)
     preflight(cfg) (optional)   raises ConfigError on what must be fixed before the run starts
                                 (consent, missing data): checked for every stage to run first
     defer(cfg, inputs=, seed=, sections=) (optional)  a message when the stage cannot run yet
@@ -89,6 +93,12 @@ STAGES: tuple[StageSpec, ...] = (
         "check each case rule by rule with the LLM discriminator; feed the example pools",
     ),
     StageSpec(
+        "export",
+        "wavecoder.instruct.export",
+        "write the accepted instances as a dataset (Alpaca JSON, messages JSONL, Parquet) "
+        "with its card and report; optionally push it to the Hugging Face Hub",
+    ),
+    StageSpec(
         "train",
         "wavecoder.train.stage",
         "fine-tune a code LLM on the instruction data (TRL SFT, the paper's recipes)",
@@ -134,6 +144,12 @@ def stage_spec(name: str, stages: Sequence[StageSpec] | None = None) -> StageSpe
         if spec.name == name:
             return spec
     raise PipelineError(f"unknown stage {name!r}; stages: {', '.join(s.name for s in stages)}")
+
+
+def stage_inputs(module: ModuleType, section: Any) -> tuple[str, ...]:
+    """The upstream stages `module` reads with config `section` (see the module docstring)."""
+    pick = getattr(module, "inputs", None)
+    return tuple(pick(section)) if pick is not None else tuple(module.INPUTS)
 
 
 def load_stage(spec: StageSpec) -> ModuleType:
@@ -218,6 +234,17 @@ def load_run_config(
 # --- fingerprints -----------------------------------------------------------------------------
 
 
+def fingerprinted(section: Any) -> Any:
+    """A config section as data, less the fields marked `metadata={"fingerprint": False}`:
+    settings that do not change what a stage writes (where it also publishes it)."""
+    data = cfgmod.to_data(section)
+    if dataclasses.is_dataclass(section) and isinstance(data, dict):
+        for f in dataclasses.fields(section):
+            if f.metadata.get("fingerprint") is False:
+                data.pop(f.name, None)
+    return data
+
+
 def fingerprint_record(
     spec: StageSpec,
     module: ModuleType,
@@ -248,7 +275,7 @@ def section_data(module: ModuleType, section: Any) -> Any:
     """What of a section the fingerprint hashes: all of it, unless the stage module says
     otherwise with `fingerprint_config(section)` (LLM stages leave out endpoints and budgets)."""
     custom = getattr(module, "fingerprint_config", None)
-    return custom(section) if custom is not None else cfgmod.to_data(section)
+    return custom(section) if custom is not None else fingerprinted(section)
 
 
 def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -390,8 +417,8 @@ def run_paired(
     m1, m2 = load_stage(first), load_stage(second)
     s1, s2 = rc.sections[first.name], rc.sections[second.name]
     out1, out2 = store.stage(first.name), store.stage(second.name)
-    in1 = {name: store.stage(name) for name in m1.INPUTS}
-    in2 = {name: store.stage(name) for name in m2.INPUTS}
+    in1 = {name: store.stage(name) for name in stage_inputs(m1, s1)}
+    in2 = {name: store.stage(name) for name in stage_inputs(m2, s2)}
     force1 = first.name in forced
     fp1 = _prepare(first, m1, s1, out1, inputs=in1, seed=rc.seed, force=force1,
                    extra=paired_sections(m1, rc.sections))  # fmt: skip
@@ -462,6 +489,7 @@ def run_pipeline(
     _save_config(rc)
     todo, forced = select_stages(stages, start=start, stop=stop or rc.stop_after, force=force)
     preflight(todo, rc)
+    check_inputs(todo, rc, store)
     results: dict[str, Stats | None] = {}
     for i, spec in enumerate(todo):
         if spec.name in results:
@@ -475,7 +503,8 @@ def run_pipeline(
                 shard.count,
             )
             break
-        inputs = {name: store.stage(name) for name in module.INPUTS}
+        section = rc.sections[spec.name]
+        inputs = {name: store.stage(name) for name in stage_inputs(module, section)}
         out = store.stage(spec.name)
         if _deferred(module, spec, rc, inputs, out):
             break
@@ -483,14 +512,14 @@ def run_pipeline(
         if paired and i + 1 < len(todo) and todo[i + 1].name == paired:
             nxt = todo[i + 1]
             m2 = load_stage(nxt)
-            in2 = {name: store.stage(name) for name in m2.INPUTS}
+            in2 = {name: store.stage(name) for name in stage_inputs(m2, rc.sections[nxt.name])}
             if _deferred(m2, nxt, rc, in2, store.stage(nxt.name)):
                 break
             results.update(run_paired(spec, nxt, rc, store, forced=forced, quiet=quiet))
             continue
         results[spec.name] = run_stage(
             spec,
-            rc.sections[spec.name],
+            section,
             out,
             inputs=inputs,
             seed=rc.seed,
@@ -530,6 +559,23 @@ def preflight(todo: Sequence[StageSpec], rc: RunConfig) -> None:
         check = getattr(load_stage(spec), "preflight", None)
         if check is not None:
             check(rc.sections[spec.name])
+
+
+def check_inputs(todo: Sequence[StageSpec], rc: RunConfig, store: RunStore) -> None:
+    """Every input of a stage to run has run (at least partly) or runs before it: a missing one
+    stops the run before its first stage, not when the stage that needs it comes up."""
+    planned: set[str] = set()
+    for spec in todo:
+        module = load_stage(spec)
+        for name in stage_inputs(module, rc.sections[spec.name]):
+            if name not in planned and completion(store.stage(name))[0] == "pending":
+                hint = getattr(module, "MISSING_INPUT_HINT", "")
+                raise PipelineError(
+                    f"stage {spec.name!r} reads {name!r}, which has not run in {rc.run_dir} "
+                    f"and is not among the stages to run: run it first (--from {name})"
+                    + (f", {hint}" if hint else "")
+                )
+        planned.add(spec.name)
 
 
 def _save_config(rc: RunConfig) -> None:
