@@ -46,6 +46,9 @@ def test_demo_without_then_with_a_teacher(tmp_path: Path, teacher) -> None:  # t
 
     shown = _wavecoder("show", str(run_dir), "judge", "-n", "1", env=env)
     assert shown.returncode == 0 and "verdict: " in shown.stdout and "instruction:" in shown.stdout
+    shown = _wavecoder("show", str(run_dir), "generate", "-n", "2", env=env)
+    assert shown.returncode == 0 and shown.stdout.count("── generate case") == 2
+    assert "instruction funnel: 6 selected" in shown.stdout
     status = _wavecoder("status", str(run_dir), env=env)
     assert "generate  done" in status.stdout and "judge     done" in status.stdout
 
