@@ -11,6 +11,11 @@ stage (imported only when used, so `import wavecoder` stays light). A stage modu
     preflight(cfg) (optional)   raises ConfigError on what must be fixed before the run starts
                                 (consent, missing data): checked for every stage to run first
 
+Sharding (`--shard i/n`, contract in `wavecoder.store`): a shard of a stage gets its inputs as
+that shard (exactly its records), is done when its marker is, and a stage is done only when all
+its shards are; a sharded run stops before the first stage with SHARDABLE = False. An unsharded
+run into a sharded folder runs the missing shards instead of writing unsharded files.
+
 A stage's fingerprint hashes its config section, VERSION, the run seed and the fingerprints of its
 inputs. A finished stage whose fingerprint no longer matches stops the run with the changed keys
 named; `--force STAGE` clears that stage and reruns it and everything after it.
@@ -234,17 +239,7 @@ def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 def completion(sd: StageDir) -> tuple[str, list[int]]:
     """("done" | "partial" | "pending", missing shard indexes) for a stage folder."""
-    if (sd.path / "done.json").exists():
-        return "done", []
-    markers = list(sd.path.glob("done.shard-*-of-*.json"))
-    if markers:
-        count = int(markers[0].name.split("-of-")[1].split(".")[0])
-        have = {int(m.name.split("shard-")[1].split("-of")[0]) for m in markers}
-        missing = [i for i in range(count) if i not in have]
-        return ("done" if not missing else "partial"), missing
-    if (sd.path / "fingerprint.json").exists():
-        return "partial", []
-    return "pending", []
+    return sd.completion()
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -262,22 +257,25 @@ def run_stage(
     quiet: bool = False,
     round: int = 0,
 ) -> Stats | None:
-    """Run one stage into `out` unless it is already done; returns its stats (None if skipped)."""
+    """Run one stage into `out` unless it is already done; returns its stats (None if skipped).
+
+    An unsharded run into a folder that holds shard parts finishes the missing shards (with the
+    same shard count) instead of writing unsharded files beside them.
+    """
     module = load_stage(spec)
     if out.shard and not getattr(module, "SHARDABLE", True):
         raise PipelineError(f"stage {spec.name!r} needs all records at once and cannot be sharded")
-    for name, sd in inputs.items():
-        state, missing = completion(sd)
-        if state != "done" and out.shard and missing and out.shard.index not in missing:
-            state = "done"  # a sharded run needs only its own shard of the upstream stage
-        if state != "done":
-            detail = f" (shards {missing} missing)" if missing else ""
-            raise PipelineError(
-                f"stage {spec.name!r} reads {name!r} at {sd.path}, which is not finished{detail}"
-            )
+    count = None if force else out.layout()
+    if out.shard is None and count:
+        return _run_shards(spec, section, out, count, inputs=inputs, paths=paths, seed=seed,
+                           quiet=quiet, round=round)  # fmt: skip
+    inputs = {name: sd.with_shard(out.shard) for name, sd in inputs.items()}  # read as this shard
+    _check_inputs(spec, inputs, out.shard)
     fp = fingerprint_record(spec, module, section, seed, inputs)
     old = out.read_json("fingerprint", sharded=False)
     if force:
+        if old and old["fingerprint"] != fp["fingerprint"]:
+            out.with_shard(None).clear()  # other shards' parts were made with the old settings
         out.clear()
     elif old and old["fingerprint"] != fp["fingerprint"]:
         raise StaleStageError(
@@ -288,6 +286,8 @@ def run_stage(
     elif out.is_done():
         log.info("%s: done already, skipped", spec.name)
         return None
+    elif out.shard is not None:
+        _check_layout(spec, out, count)
     out.path.mkdir(parents=True, exist_ok=True)
     out.write_json("fingerprint", fp, sharded=False)
     ctx = StageContext(
@@ -301,7 +301,8 @@ def run_stage(
         quiet=quiet,
         round=round,
     )
-    log.info("%s: running", spec.name)
+    where = f" shard {out.shard}" if out.shard else ""
+    log.info("%s%s: running", spec.name, where)
     start = time.monotonic()
     stats = dict(module.run(ctx) or {})
     seconds = round_(time.monotonic() - start)
@@ -314,8 +315,81 @@ def run_stage(
             "stats": stats,
         }
     )
-    log.info("%s: done in %.1fs %s", spec.name, seconds, _brief(stats))
+    log.info("%s%s: done in %.1fs %s", spec.name, where, seconds, _brief(stats))
+    if stats.get("out") == 0:  # e.g. a misspelt split or language: say so, do not go on quietly
+        log.warning("%s%s: wrote no records (%s); check its settings and inputs", spec.name,
+                    where, _brief(stats))  # fmt: skip
     return stats
+
+
+def _check_inputs(spec: StageSpec, inputs: dict[str, StageDir], shard: Shard | None) -> None:
+    """Every input must be finished; a shard of a stage reading an upstream stage sharded the
+    same way needs only its own upstream part (that is all it reads)."""
+    for name, sd in inputs.items():
+        state, missing = sd.completion()
+        if state == "done":
+            continue
+        if shard and sd.layout() == shard.count and shard.index not in missing:
+            continue
+        detail = f" (shards {missing} missing)" if missing else ""
+        raise PipelineError(
+            f"stage {spec.name!r} reads {name!r} at {sd.path}, which is not finished{detail}"
+        )
+
+
+def _check_layout(spec: StageSpec, out: StageDir, count: int | None) -> None:
+    """A shard may join a folder only when it holds nothing yet or parts of the same count."""
+    assert out.shard is not None
+    if count == 0:
+        raise PipelineError(
+            f"stage {spec.name!r} in {out.path} holds an unfinished unsharded run: finish it "
+            f"without --shard, or start over with --force {spec.name}"
+        )
+    if count is not None and count != out.shard.count:
+        raise PipelineError(
+            f"stage {spec.name!r} in {out.path} holds parts of {count} shards, not "
+            f"{out.shard.count}: run --shard i/{count}, or start over with --force {spec.name}"
+        )
+
+
+def _run_shards(
+    spec: StageSpec, section: Any, out: StageDir, count: int, *, inputs: dict[str, StageDir],
+    **kwargs: Any,
+) -> Stats | None:  # fmt: skip
+    """Finish a sharded folder shard by shard (each shard reads its inputs as a shard)."""
+    ran: list[Stats] = []
+    for index in range(count):
+        shard = Shard(index, count)
+        own = {name: sd.with_shard(shard) for name, sd in inputs.items()}
+        stats = run_stage(spec, section, out.with_shard(shard), inputs=own, **kwargs)
+        if stats is not None:
+            ran.append(stats)
+    if not ran:
+        log.info("%s: done already (%d shards), skipped", spec.name, count)
+        return None
+    return sum_stats(ran)
+
+
+def sum_stats(parts: Sequence[Stats]) -> Stats:
+    """Counts added up over shards (non-numeric values: the first shard's)."""
+    total: Stats = {}
+    for stats in parts:
+        for key, value in stats.items():
+            if isinstance(value, int | float) and not isinstance(value, bool) and key in total:
+                total[key] += value
+            else:
+                total.setdefault(key, value)
+    return total
+
+
+def stage_stats(sd: StageDir) -> Stats:
+    """A finished stage's stats: its stats.json, or the sum over its shards' files."""
+    whole = sd.read_json("stats", sharded=False)
+    if whole is not None or not sd.path.is_dir():
+        return dict(whole or {})
+    parts = [sd.with_shard(Shard(i, n)).read_json("stats") for n in [sd.layout() or 0]
+             for i in range(n)]  # fmt: skip
+    return sum_stats([p for p in parts if p])
 
 
 def round_(x: float) -> float:

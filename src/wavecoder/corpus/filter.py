@@ -52,9 +52,8 @@ def run(ctx: Any) -> dict[str, int | float | str]:
     def kept() -> Any:
         source = ctx.inputs["ingest"]
         total = source.count_records("records")
+        # a sharded run reads only its shard's records (the store's contract); no filtering here
         for code in track(source.read_records("records", Code), total=total, desc="filter"):
-            if ctx.shard is not None and not ctx.shard.owns(code.id):
-                continue
             counts["in"] += 1
             code, rule, detail = apply_rules(
                 code, rules, first_paragraph_only=cfg.docstring_first_paragraph
