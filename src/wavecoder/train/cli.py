@@ -73,6 +73,12 @@ def main(args: argparse.Namespace) -> int:
     except (ConfigError, DataError, TemplateError, MethodError) as exc:
         print(f"wavecoder train: error: {exc}", file=sys.stderr)
         return 2
+    if summary.get("already_done"):
+        print(
+            f"wavecoder train: {args.output} already holds this finished run (global_step "
+            f"{summary.get('global_step')}); nothing to do (--restart trains again)",
+            file=sys.stderr,
+        )
     keys = ("global_step", "final_loss", "saved", "examples")
     print(json.dumps({k: summary[k] for k in keys}, indent=2))
     return 0
