@@ -102,6 +102,12 @@ class StaleStageError(PipelineError):
     exit_code = 3
 
 
+class UsageError(PipelineError):
+    """Options that contradict each other or the config (e.g. --force of a stage not run)."""
+
+    exit_code = 2
+
+
 @dataclass
 class StageContext:
     """What a stage's `run` receives."""
@@ -208,10 +214,21 @@ def load_run_config(
 
 
 def fingerprint_record(
-    spec: StageSpec, module: ModuleType, section: Any, seed: int, inputs: dict[str, StageDir]
+    spec: StageSpec,
+    module: ModuleType,
+    section: Any,
+    seed: int,
+    inputs: dict[str, StageDir],
+    *,
+    known: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The stage's fingerprint; upstream fingerprints come from disk unless `known` (a plan
+    of stages about to run) gives them."""
     upstream = {}
     for name, sd in sorted(inputs.items()):
+        if known and name in known:
+            upstream[name] = known[name]
+            continue
         fp = sd.read_json("fingerprint", sharded=False)
         upstream[name] = fp["fingerprint"] if fp else "external"
     body = {
@@ -278,11 +295,7 @@ def run_stage(
             out.with_shard(None).clear()  # other shards' parts were made with the old settings
         out.clear()
     elif old and old["fingerprint"] != fp["fingerprint"]:
-        raise StaleStageError(
-            f"stage {spec.name!r} in {out.path} was made with other settings "
-            f"({describe_change(old, fp)}); rerun it and the stages after it with "
-            f"--force {spec.name}, or restore the settings"
-        )
+        raise _stale(spec, out, old, fp)
     elif out.is_done():
         log.info("%s: done already, skipped", spec.name)
         return None
@@ -320,6 +333,14 @@ def run_stage(
         log.warning("%s%s: wrote no records (%s); check its settings and inputs", spec.name,
                     where, _brief(stats))  # fmt: skip
     return stats
+
+
+def _stale(spec: StageSpec, out: StageDir, old: dict[str, Any], new: dict[str, Any]) -> Exception:
+    return StaleStageError(
+        f"stage {spec.name!r} in {out.path} was made with other settings "
+        f"({describe_change(old, new)}); rerun it and the stages after it with "
+        f"--force {spec.name}, or restore the settings"
+    )
 
 
 def _check_inputs(spec: StageSpec, inputs: dict[str, StageDir], shard: Shard | None) -> None:
@@ -428,36 +449,78 @@ def run_pipeline(
     quiet: bool = False,
     stages: Sequence[StageSpec] | None = None,
 ) -> dict[str, Stats | None]:
-    """Run the configured stages in order; finished ones with matching fingerprints are skipped."""
+    """Run the configured stages in order; finished ones with matching fingerprints are skipped.
+
+    Everything that can refuse the run (unknown or unreachable --force, preflight, stale
+    outputs) is checked before the first stage runs and before `config.yaml` is written, so a
+    refused run leaves the run directory as it was.
+    """
     stages = stages or STAGES
+    todo, forced = select_stages(stages, start=start, stop=stop or rc.stop_after, force=force)
+    _check_force(todo, force, rc, stop)
+    later: list[StageSpec] = []
+    if shard:
+        todo, later = _shardable_prefix(todo)
+    preflight(todo, rc)
     store = RunStore(rc.run_dir, shard=shard)
+    check_plan(todo, rc, store, forced)
     rc.run_dir.mkdir(parents=True, exist_ok=True)
     _save_config(rc)
-    todo, forced = select_stages(stages, start=start, stop=stop or rc.stop_after, force=force)
-    preflight(todo, rc)
     results: dict[str, Stats | None] = {}
     for spec in todo:
         module = load_stage(spec)
-        if shard and not getattr(module, "SHARDABLE", True):
-            log.warning(
-                "%s needs every shard's records: run it without --shard once all %d "
-                "shards are done",
-                spec.name,
-                shard.count,
-            )
-            break
         inputs = {name: store.stage(name) for name in module.INPUTS}
-        out = store.stage(spec.name)
         results[spec.name] = run_stage(
             spec,
             rc.sections[spec.name],
-            out,
+            store.stage(spec.name),
             inputs=inputs,
             seed=rc.seed,
             force=spec.name in forced,
             quiet=quiet,
         )
+    if shard and later:
+        log.warning("%s needs every shard's records: run it without --shard once all %d "
+                    "shards are done", later[0].name, shard.count)  # fmt: skip
     return results
+
+
+def _check_force(
+    todo: Sequence[StageSpec], force: Sequence[str], rc: RunConfig, stop: str | None
+) -> None:
+    names = [s.name for s in todo]
+    for name in force:
+        if name not in names:
+            hint = ""
+            if stop is None and rc.stop_after:
+                hint = f"; the config says stop_after: {rc.stop_after} (add --to {name})"
+            span = f"{names[0]}..{names[-1]}" if names else "none"
+            raise UsageError(
+                f"--force {name}: {name} is not among the stages this run visits ({span}){hint}"
+            )
+
+
+def _shardable_prefix(todo: Sequence[StageSpec]) -> tuple[list[StageSpec], list[StageSpec]]:
+    """The stages a sharded run does (up to the first that needs every record) and the rest."""
+    for i, spec in enumerate(todo):
+        if not getattr(load_stage(spec), "SHARDABLE", True):
+            return list(todo[:i]), list(todo[i:])
+    return list(todo), []
+
+
+def check_plan(todo: Sequence[StageSpec], rc: RunConfig, store: RunStore, forced: set[str]) -> None:
+    """Refuse, before anything runs, a stage whose existing output was made with other settings
+    (upstream fingerprints taken as they will be once the stages before it have run)."""
+    known: dict[str, str] = {}
+    for spec in todo:
+        module = load_stage(spec)
+        out = store.stage(spec.name)
+        inputs = {name: store.stage(name) for name in module.INPUTS}
+        fp = fingerprint_record(spec, module, rc.sections[spec.name], rc.seed, inputs, known=known)
+        known[spec.name] = fp["fingerprint"]
+        old = out.read_json("fingerprint", sharded=False)
+        if spec.name not in forced and old and old["fingerprint"] != fp["fingerprint"]:
+            raise _stale(spec, out, old, fp)
 
 
 def preflight(todo: Sequence[StageSpec], rc: RunConfig) -> None:
@@ -467,6 +530,29 @@ def preflight(todo: Sequence[StageSpec], rc: RunConfig) -> None:
         check = getattr(load_stage(spec), "preflight", None)
         if check is not None:
             check(rc.sections[spec.name])
+    if "select" in {s.name for s in todo}:
+        _check_language_budgets(rc)
+
+
+def _check_language_budgets(rc: RunConfig) -> None:
+    """select.language_budgets may only name languages ingest can produce (a budget for a
+    language with no code would fail only after every earlier stage ran)."""
+    select, ingest = rc.sections.get("select"), rc.sections.get("ingest")
+    budgets = getattr(select, "language_budgets", None)
+    if not budgets or ingest is None:
+        return
+    from wavecoder.records import normalize_language
+
+    wanted = {normalize_language(x) for x in getattr(ingest, "languages", ())}
+    why = "ingest.languages"
+    if not wanted and set(getattr(ingest, "sources", ())) == {"stdlib"}:
+        wanted, why = {"python"}, "ingest.sources is the Python stdlib only"
+    for name in budgets:
+        if wanted and normalize_language(name) not in wanted:
+            raise cfgmod.ConfigError(
+                f"select.language_budgets.{name}: the run ingests no {normalize_language(name)} "
+                f"code ({why}: {', '.join(sorted(wanted))}); drop the budget or add the language"
+            )
 
 
 def _save_config(rc: RunConfig) -> None:

@@ -45,6 +45,10 @@ class Config:
     chunk_size: int = 4096  # snippets per saved chunk (the unit of resuming)
     dtype: Literal["float32", "float16"] = "float32"
 
+    def __post_init__(self) -> None:  # checked when the config loads, before any stage runs
+        if self.chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {self.chunk_size}")
+
 
 def snippet_text(code: Code, mode: Literal["code", "docstring+code"]) -> str:
     if mode == "docstring+code" and code.docstring:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from wavecoder.config import ConfigError
 from wavecoder.corpus.coreset import Backend, Coreset, Metric, first_center, kcenter_greedy
 from wavecoder.records import Code, Rejected, Selected, normalize_language
 
@@ -43,6 +44,12 @@ class Config:
     prune: bool = True  # exact triangle-inequality pruning (numpy backend)
     blas_threads: int | None = 1  # BLAS threads inside the loop; null: library default
     plot: bool = True
+
+    def __post_init__(self) -> None:  # checked when the config loads, before any stage runs
+        resolve_budget(self.budget, 1, where="budget")
+        for name, value in self.language_budgets.items():
+            normalize_language(name)  # an unknown language fails here, not after embedding
+            resolve_budget(value, 1, where=f"language_budgets.{name}")
 
 
 def resolve_budget(budget: float, n: int, *, where: str = "select.budget") -> int:
@@ -77,14 +84,14 @@ def plan_budgets(cfg: Config, counts: dict[str, int]) -> dict[str, int]:
     for name, value in cfg.language_budgets.items():
         lang = normalize_language(name)
         if lang not in counts:
-            raise ValueError(
+            raise ConfigError(
                 f"select.language_budgets.{name}: no {lang} snippets in the input "
                 f"(languages: {', '.join(sorted(counts))})"
             )
         fixed[lang] = resolve_budget(value, counts[lang], where=f"select.language_budgets.{name}")
     rest = total - sum(fixed.values())
     if rest < 0:
-        raise ValueError(
+        raise ConfigError(
             f"select.language_budgets ask for {sum(fixed.values())} snippets, more "
             f"than the total budget {total}"
         )
