@@ -92,3 +92,17 @@ def test_a_sharded_run_reuses_a_finished_unsharded_stage(tmp_path: Path) -> None
     run_pipeline(rc, shard=Shard(1, 2), stages=TOY_STAGES)  # type: ignore[arg-type]
     run_pipeline(rc, stages=TOY_STAGES)  # type: ignore[arg-type]
     assert _squares(tmp_path) == sorted(i * i for i in range(12))
+
+
+def test_status_of_a_sharded_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wavecoder import pipeline
+    from wavecoder.show import status_rows
+
+    monkeypatch.setattr(pipeline, "STAGES", TOY_STAGES)
+    rc = _rc(tmp_path, count={"n": 12})
+    run_pipeline(rc, shard=Shard(0, 2), stop="count", stages=TOY_STAGES)  # type: ignore[arg-type]
+    rows = {r[0]: r for r in status_rows(tmp_path / "run")}
+    assert rows["count"][1] == "partial (shards 1 missing)"
+    run_pipeline(rc, shard=Shard(1, 2), stop="count", stages=TOY_STAGES)  # type: ignore[arg-type]
+    row = {r[0]: r for r in status_rows(tmp_path / "run")}["count"]
+    assert row[1] == "done" and row[2] == "12" and row[5] != "-" and row[6] != "-"
