@@ -55,6 +55,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.recipe, list(args.overrides))
+        from wavecoder.preflight import check_data, check_model
+
+        check_data(args.input, key="-i")  # before any reading, tokenizing or downloading
+        check_model(args.base_model, key="--base-model")
         if args.prepare_only:
             print(json.dumps(_prepare(args, cfg), indent=2))
             return 0

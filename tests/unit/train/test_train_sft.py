@@ -204,3 +204,12 @@ def test_rerunning_a_finished_run_is_a_no_op_that_says_so(
     assert summary["global_step"] == 2
     with pytest.raises(ConfigError, match="finished run of other settings.*config.learning_rate"):
         train(_job(tmp_path, tiny_llama, data, "max_steps=2", "learning_rate=0.5", out="o"))
+
+
+def test_cli_names_a_missing_base_model_in_one_line(tmp_path: Path, capsys: Any) -> None:
+    data = write_jsonl(tmp_path / "d.jsonl", alpaca_rows(2))
+    argv = ["-i", str(data), "-o", str(tmp_path / "o"), "--base-model", "nosuchmodel"]
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wavecoder train: error: --base-model: nosuchmodel is not in the local")
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
