@@ -289,20 +289,9 @@ def run_stage(
     inputs = {name: sd.with_shard(out.shard) for name, sd in inputs.items()}  # read as this shard
     _check_inputs(spec, inputs, out.shard)
     fp = fingerprint_record(spec, module, section, seed, inputs)
-    old = out.read_json("fingerprint", sharded=False)
-    if force:
-        if old and old["fingerprint"] != fp["fingerprint"]:
-            out.with_shard(None).clear()  # other shards' parts were made with the old settings
-        out.clear()
-    elif old and old["fingerprint"] != fp["fingerprint"]:
-        raise _stale(spec, out, old, fp)
-    elif out.is_done():
+    if not _prepare_out(spec, out, fp, force=force, count=count):
         log.info("%s: done already, skipped", spec.name)
         return None
-    elif out.shard is not None:
-        _check_layout(spec, out, count)
-    out.path.mkdir(parents=True, exist_ok=True)
-    out.write_json("fingerprint", fp, sharded=False)
     ctx = StageContext(
         name=spec.name,
         cfg=section,
@@ -314,8 +303,34 @@ def run_stage(
         quiet=quiet,
         round=round,
     )
-    where = f" shard {out.shard}" if out.shard else ""
-    log.info("%s%s: running", spec.name, where)
+    return _execute(module, ctx, fp)
+
+
+def _prepare_out(
+    spec: StageSpec, out: StageDir, fp: dict[str, Any], *, force: bool, count: int | None
+) -> bool:
+    """Get `out` ready for a run and write the fingerprint; False: it is done already."""
+    old = out.read_json("fingerprint", sharded=False)
+    if force:
+        if old and old["fingerprint"] != fp["fingerprint"]:
+            out.with_shard(None).clear()  # other shards' parts were made with the old settings
+        out.clear()
+    elif old and old["fingerprint"] != fp["fingerprint"]:
+        raise _stale(spec, out, old, fp)
+    elif out.is_done():
+        return False
+    elif out.shard is not None:
+        _check_layout(spec, out, count)
+    out.path.mkdir(parents=True, exist_ok=True)
+    out.write_json("fingerprint", fp, sharded=False)
+    return True
+
+
+def _execute(module: ModuleType, ctx: StageContext, fp: dict[str, Any]) -> Stats:
+    """Run the stage, then write its stats and (last) its done marker."""
+    out = ctx.out
+    where = f"{ctx.name} shard {out.shard}" if out.shard else ctx.name
+    log.info("%s: running", where)
     start = time.monotonic()
     stats = dict(module.run(ctx) or {})
     seconds = round_(time.monotonic() - start)
@@ -328,10 +343,10 @@ def run_stage(
             "stats": stats,
         }
     )
-    log.info("%s%s: done in %.1fs %s", spec.name, where, seconds, _brief(stats))
+    log.info("%s: done in %.1fs %s", where, seconds, _brief(stats))
     if stats.get("out") == 0:  # e.g. a misspelt split or language: say so, do not go on quietly
-        log.warning("%s%s: wrote no records (%s); check its settings and inputs", spec.name,
-                    where, _brief(stats))  # fmt: skip
+        log.warning("%s: wrote no records (%s); check its settings and inputs", where,
+                    _brief(stats))  # fmt: skip
     return stats
 
 
