@@ -134,6 +134,9 @@ def test_a_repeated_yaml_section_is_an_error(tmp_path: Path) -> None:
     path.write_text("select:\n  budget: 3\nfilter: {}\nselect:\n  budget: 5\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"x.yaml:4: .*'select' appears twice \(lines 1 and 4\)"):
         load_yaml(path)
+    merged = tmp_path / "merge.yaml"  # a key overriding a `<<:` merge is not a repeat
+    merged.write_text("a: &b {budget: 3, metric: cosine}\nselect:\n  <<: *b\n  budget: 5\n")
+    assert load_yaml(merged)["select"] == {"budget": 5, "metric": "cosine"}
 
 
 def test_force_of_a_stage_the_run_does_not_visit_is_an_error(
