@@ -122,3 +122,32 @@ def test_stage_command_sharded_then_unsharded_into_one_folder(tmp_path: Path) ->
         assert got == want
     assert pl.stage_stats(merged)["out"] == whole.read_json("stats")["out"]
     assert _plain_files(folder) == ["fingerprint.json"]
+
+
+def test_readme_shard_commands_with_the_installed_executable(tmp_path: Path) -> None:
+    """README's `wavecoder filter ... --shard k/4`, four times, then the unsharded command."""
+    import os
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "wavecoder"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+
+    def wc(*args: str) -> str:
+        done = subprocess.run(
+            [str(exe), *args], env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    ingest, out = tmp_path / "ingest", tmp_path / "filter"
+    wc("ingest", "-i", "stdlib", "-o", str(ingest), SMALL[0].removeprefix("ingest."), "-q")
+    for k in range(4):
+        wc("filter", "-i", str(ingest), "-o", str(out), "max_chars=1000", "--shard", f"{k}/4")
+    summary = wc("filter", "-i", str(ingest), "-o", str(out), "max_chars=1000")
+    n_in = len((ingest / "records.jsonl").read_text(encoding="utf-8").splitlines())
+    n_out = sum(len(p.read_text().splitlines()) for p in out.glob("records.shard-*.jsonl"))
+    n_rej = sum(len(p.read_text().splitlines()) for p in out.glob("rejected.shard-*.jsonl"))
+    assert n_out + n_rej == n_in  # every ingested record kept or rejected exactly once
+    assert f"in={n_in}" in summary and f"out={n_out}" in summary
+    assert _plain_files(out) == ["fingerprint.json"]
