@@ -269,11 +269,10 @@ class StageDir:
         """(file, mine) for each file of `name` this reader must look at. mine: True, every
         record is this reader's; False, none is; None, decide per record by `shard_key`."""
         plain = self.path / f"{name}{ext}"
-        prefix = f"{name}.shard-"
         shards = sorted(
             p
             for p in self.path.glob(f"{name}.shard-*{ext}")
-            if _SHARD_PART.fullmatch(p.name[len(name) : -len(ext)]) and p.name.startswith(prefix)
+            if _SHARD_PART.fullmatch(p.name[len(name) : -len(ext)])  # not `name.x.shard-..`
         )
         if plain.exists() and shards:
             raise StoreError(
