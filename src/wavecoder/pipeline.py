@@ -8,6 +8,10 @@ stage (imported only when used, so `import wavecoder` stays light). A stage modu
     Config                      a frozen dataclass: its section of the experiment YAML
     run(ctx) -> dict            does the work, returns its stats ("in", "out", "rejected.<reason>")
     SHARDABLE: bool (optional)  False for stages that need all records at once (k-center)
+    inputs(cfg) (optional)      the upstream stages it reads with these settings, when that
+                                depends on them (train reads export unless train.data names
+                                files); INPUTS otherwise
+    MISSING_INPUT_HINT (opt.)   what else to do when an input has not run (a setting)
     preflight(cfg) (optional)   raises ConfigError on what must be fixed before the run starts
                                 (consent, missing data): checked for every stage to run first
 
@@ -76,7 +80,13 @@ STAGES: tuple[StageSpec, ...] = (
         "wavecoder.corpus.select",
         "pick a maximally diverse coreset with exact k-center greedy",
     ),
-    # generate -> judge -> export (the instruction data) come here; until then train.data
+    # generate -> judge (the instruct helper's lines) come here, before export
+    StageSpec(
+        "export",
+        "wavecoder.instruct.export",
+        "write the accepted instances as a dataset (Alpaca JSON, messages JSONL, Parquet) "
+        "with its card and report; optionally push it to the Hugging Face Hub",
+    ),
     StageSpec(
         "train",
         "wavecoder.train.stage",
@@ -129,6 +139,12 @@ def stage_spec(name: str, stages: Sequence[StageSpec] | None = None) -> StageSpe
         if spec.name == name:
             return spec
     raise PipelineError(f"unknown stage {name!r}; stages: {', '.join(s.name for s in stages)}")
+
+
+def stage_inputs(module: ModuleType, section: Any) -> tuple[str, ...]:
+    """The upstream stages `module` reads with config `section` (see the module docstring)."""
+    pick = getattr(module, "inputs", None)
+    return tuple(pick(section)) if pick is not None else tuple(module.INPUTS)
 
 
 def load_stage(spec: StageSpec) -> ModuleType:
@@ -213,6 +229,17 @@ def load_run_config(
 # --- fingerprints -----------------------------------------------------------------------------
 
 
+def fingerprinted(section: Any) -> Any:
+    """A config section as data, less the fields marked `metadata={"fingerprint": False}`:
+    settings that do not change what a stage writes (where it also publishes it)."""
+    data = cfgmod.to_data(section)
+    if dataclasses.is_dataclass(section) and isinstance(data, dict):
+        for f in dataclasses.fields(section):
+            if f.metadata.get("fingerprint") is False:
+                data.pop(f.name, None)
+    return data
+
+
 def fingerprint_record(
     spec: StageSpec,
     module: ModuleType,
@@ -235,7 +262,7 @@ def fingerprint_record(
         "stage": spec.name,
         "version": int(module.VERSION),
         "seed": seed,
-        "config": {spec.name: cfgmod.to_data(section)},
+        "config": {spec.name: fingerprinted(section)},
         "inputs": upstream,
     }
     return {"fingerprint": stable_hash(body, length=20), **body}
@@ -478,16 +505,18 @@ def run_pipeline(
         todo, later = _shardable_prefix(todo)
     preflight(todo, rc)
     store = RunStore(rc.run_dir, shard=shard)
+    check_inputs(todo, rc, store)
     check_plan(todo, rc, store, forced)
     rc.run_dir.mkdir(parents=True, exist_ok=True)
     _save_config(rc)
     results: dict[str, Stats | None] = {}
     for spec in todo:
         module = load_stage(spec)
-        inputs = {name: store.stage(name) for name in module.INPUTS}
+        section = rc.sections[spec.name]
+        inputs = {name: store.stage(name) for name in stage_inputs(module, section)}
         results[spec.name] = run_stage(
             spec,
-            rc.sections[spec.name],
+            section,
             store.stage(spec.name),
             inputs=inputs,
             seed=rc.seed,
@@ -530,8 +559,9 @@ def check_plan(todo: Sequence[StageSpec], rc: RunConfig, store: RunStore, forced
     for spec in todo:
         module = load_stage(spec)
         out = store.stage(spec.name)
-        inputs = {name: store.stage(name) for name in module.INPUTS}
-        fp = fingerprint_record(spec, module, rc.sections[spec.name], rc.seed, inputs, known=known)
+        section = rc.sections[spec.name]
+        inputs = {name: store.stage(name) for name in stage_inputs(module, section)}
+        fp = fingerprint_record(spec, module, section, rc.seed, inputs, known=known)
         known[spec.name] = fp["fingerprint"]
         old = out.read_json("fingerprint", sharded=False)
         if spec.name not in forced and old and old["fingerprint"] != fp["fingerprint"]:
@@ -568,6 +598,23 @@ def _check_language_budgets(rc: RunConfig) -> None:
                 f"select.language_budgets.{name}: the run ingests no {normalize_language(name)} "
                 f"code ({why}: {', '.join(sorted(wanted))}); drop the budget or add the language"
             )
+
+
+def check_inputs(todo: Sequence[StageSpec], rc: RunConfig, store: RunStore) -> None:
+    """Every input of a stage to run has run (at least partly) or runs before it: a missing one
+    stops the run before its first stage, not when the stage that needs it comes up."""
+    planned: set[str] = set()
+    for spec in todo:
+        module = load_stage(spec)
+        for name in stage_inputs(module, rc.sections[spec.name]):
+            if name not in planned and completion(store.stage(name))[0] == "pending":
+                hint = getattr(module, "MISSING_INPUT_HINT", "")
+                raise PipelineError(
+                    f"stage {spec.name!r} reads {name!r}, which has not run in {rc.run_dir} "
+                    f"and is not among the stages to run: run it first (--from {name})"
+                    + (f", {hint}" if hint else "")
+                )
+        planned.add(spec.name)
 
 
 def _save_config(rc: RunConfig) -> None:
