@@ -503,9 +503,9 @@ def run_pipeline(
     later: list[StageSpec] = []
     if shard:
         todo, later = _shardable_prefix(todo)
-    preflight(todo, rc)
     store = RunStore(rc.run_dir, shard=shard)
     check_inputs(todo, rc, store)
+    preflight(todo, rc)
     check_plan(todo, rc, store, forced)
     rc.run_dir.mkdir(parents=True, exist_ok=True)
     _save_config(rc)
