@@ -136,8 +136,15 @@ class Plan:
         shard: Shard | None = None,
     ) -> None:
         self.settings, self.seed, self.dedup, self.shard = settings, seed, dedup, shard
-        self.rank = {s.code_id: s.rank for s in select.read_records("records", Selected)}
-        self.size = max(1, len(self.rank))
+        # A shard reads only the picks it owns (the store's contract) but cuts rounds by the
+        # rank in the whole coreset, so each shard's round r holds its share of the same slice.
+        self.rank: dict[str, int] = {}
+        total = 0
+        for pick, mine in select.read_tagged("records", Selected):
+            total += 1
+            if mine:
+                self.rank[pick.code_id] = pick.rank
+        self.size = max(1, total)
 
     def round_of(self, code_id: str) -> int:
         """Rounds take the coreset in rank order: the first centres first."""
@@ -149,7 +156,7 @@ class Plan:
         for part in self.dedup.parts("records"):
             for _, obj in read_jsonl(part):
                 cid = obj.get("id")
-                if cid not in self.rank or (self.shard and not self.shard.owns(cid)):
+                if cid not in self.rank:  # not selected, or another shard's
                     continue
                 if wanted is None or wanted(cid):
                     yield Code.from_dict(obj)
