@@ -22,9 +22,11 @@ def _reasons(stats: dict[str, Any]) -> str:
 
 
 def funnel_lines(run_dir: Path) -> list[str]:
+    from wavecoder.pipeline import stage_stats
+
     store = RunStore(run_dir)
-    gen = store.stage("generate").read_json("stats") or {}
-    judge = store.stage("judge").read_json("stats") or {}
+    # a sharded run sums its shards' counts (per-task and usage figures: the first shard's)
+    gen, judge = stage_stats(store.stage("generate")), stage_stats(store.stage("judge"))
     if not gen:
         return []
     line = f"instruction funnel: {gen.get('in', 0)} selected -> {gen.get('out', 0)} generated"

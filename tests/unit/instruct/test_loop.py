@@ -184,3 +184,6 @@ def test_shards_split_the_coreset_and_keep_their_own_pools(run_dir: Path, teache
     examples = list(RunStore(run_dir).stage("generate").read_records("records", Example))
     assert len({e.code_id for e in examples}) == len(examples) == 12
     assert len(list((run_dir / "judge").glob("pool.shard-*.jsonl"))) == 2
+    from wavecoder.instruct.inspect import funnel_lines
+
+    assert funnel_lines(run_dir)[0].startswith("instruction funnel: 12 selected -> 12 generated")
