@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from wavecoder.evals import _zygote as rootfs_kernel
-from wavecoder.evals import cgroups, rootfs
+from wavecoder.evals import cgroups, rootfs, utillinux
 from wavecoder.evals import sandbox as sb
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class Zygote:
         argv = ["unshare", "--mount", "--propagation=private", "--", "sh", "-c", _ZYGOTE_SETUP]
         argv += ["zygote", *plan, "--", *interpreter, "-c", _BOOT, str(_SOURCE)]
         try:
-            self.proc = subprocess.Popen(
+            self.proc = utillinux.spawn(  # with a fresh session keyring, not the scorer's
                 [*argv, str(theirs.fileno()), json.dumps(dict(options))],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from wavecoder.evals import runners
+from wavecoder.evals import runners, sandbox
 from wavecoder.evals.benchmarks import Benchmark
 from wavecoder.evals.passk import aggregate, count_passes
 from wavecoder.evals.sandbox import SandboxMode
@@ -76,6 +76,7 @@ def score_completions(
             f"{len(unknown)} completion task id(s) not in {bench.name}: {', '.join(unknown[:5])}"
         )
     find(bench.language)  # fail early, with the install hint, when the toolchain is missing
+    sandbox.REPORT.reset()  # the summary's sandbox counts are this run's
     workers = opts.workers or os.cpu_count() or 1
 
     one = _runner(bench, by_id, completions, opts, dataset_sha256, workers)
@@ -169,6 +170,8 @@ def summarize(
         "prompt_format": prompt_format,
         "limits": {"timeout_s": opts.timeout_s, "memory_mb": runners.MEMORY_MB[bench.language]},
         "sandbox": opts.mode,
+        # which limits held, which path ran each step, every fallback and its reason
+        "sandbox_report": sandbox.report(opts.mode),
         "toolchain": toolchain,
         **(extra or {}),
     }

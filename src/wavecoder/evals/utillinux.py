@@ -19,8 +19,10 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from wavecoder.evals import _zygote as kernel
 from wavecoder.evals import cgroups, rootfs
@@ -52,13 +54,32 @@ def execute(
     *,
     namespaces: bool,
 ) -> StepResult:
-    kernel.join_fresh_session_keyring()  # this thread's; the step's processes inherit it
     if namespaces:
         group = cgroups.GROUPS.slot_group(slot)
         if group is not None:
             group.set(step.limits.memory_mb, step.limits.nproc)
         return _execute(_wrap(step, job, workdir, uid, group), step, cwd="/", env=env, sfd=True)
     return _execute(_wrap_weak(step), step, cwd=str(workdir), env=env, sfd=False)
+
+
+def spawn(argv: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """`subprocess.Popen` from a short-lived thread that first joins a fresh, empty session
+    keyring: the child inherits that one, not the caller's (which stays as it was)."""
+    box: list[subprocess.Popen[bytes] | BaseException] = []
+
+    def start() -> None:
+        try:
+            kernel.join_fresh_session_keyring()
+            box.append(subprocess.Popen(argv, **popen))
+        except BaseException as exc:  # handed to the caller's thread
+            box.append(exc)
+
+    thread = threading.Thread(target=start, name="sandbox-spawn")
+    thread.start()
+    thread.join()
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0]
 
 
 def _rlimit_args(limits: Limits) -> list[str]:
@@ -166,7 +187,7 @@ def _execute(
     start = time.monotonic()
     status_r, status_w = os.pipe()
     try:
-        proc = subprocess.Popen(
+        proc = spawn(
             argv,
             stdin=status_w if sfd else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
