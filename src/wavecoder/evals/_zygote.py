@@ -9,8 +9,8 @@ Then it pivots into the minimal root (`rootfs.plan`, read-only), so every progra
 namespace is a copy of that, not of the host's.
 Ahead of each job it unshares fresh mount, PID, IPC and UTS namespaces and starts their PID 1 (a
 `pause()`-only thread of execution, see `_Spare`). A job (JSON, and on the socket `fd` the
-stdout/stderr pipe ends, a detached copy of its job folder's tmpfs and the slot's open
-`cgroup.procs` files) is forked into them as PID 2: the program joins the cgroup, mounts a
+stdout/stderr pipe ends and a detached copy of its job folder's tmpfs) is forked into them as
+PID 2, inside the zygote's cgroup (joined at start, see `cgroups`): the program mounts a
 private /proc, /dev/shm and devpts, its job folder on /tmp and its overlays; sets the rlimits;
 drops to the job's uid with no groups, no capabilities, `no_new_privs` and a fresh session
 keyring; then runs
@@ -115,13 +115,12 @@ def enter_root(entries: list[list[str]], skeleton: str) -> None:
     _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def _mounts(job: dict[str, Any], tree: int, cgroup_procs: list[int]) -> None:
+def _mounts(job: dict[str, Any], tree: int) -> None:
     """Runs as root in the program's new mount namespace (a copy of the zygote's minimal root):
-    join the slot's cgroup, fresh /proc, /dev/shm and devpts, the job folder on /tmp, overlays."""
-    for fd in cgroup_procs:
-        os.write(fd, b"0")
-        os.close(fd)
+    fresh /proc, /dev/shm and devpts, the job folder on /tmp, overlays."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    with open("/proc/self/oom_score_adj", "w") as fh:  # the OOM killer takes it, not the zygote
+        fh.write("1000")  # (raising needs no privilege)
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, job["shm_opts"])
     _mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, job["devpts_opts"])
     syscall("move_mount", tree, b"", AT_FDCWD, b"/tmp", MOVE_MOUNT_F_EMPTY_PATH)
@@ -177,7 +176,7 @@ def _program(job: dict[str, Any], fds: list[int], ready_w: int) -> None:
         for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
-        _mounts(job, fds[2], fds[3:])
+        _mounts(job, fds[2])
         _drop(job)
     except BaseException as exc:
         os.write(ready_w, f"sandbox setup failed: {exc!r}".encode()[:4000])

@@ -1,10 +1,14 @@
 """Per-program memory and process limits from cgroups, where this machine lets the scorer make one.
 
 Rlimits bind each process on its own (four children under a 2 GB RLIMIT_AS hold 8 GB); a cgroup
-binds the program as a whole. `slot_group(slot)` returns the slot's group (made once, reused by
-its programs in turn: a program's processes are all dead before the next one joins) or None.
-A program joins by writing "0" to the `cgroup.procs` files the caller opened for it (the fast
-path's program no longer sees /sys after pivot_root, so it gets the open files).
+binds the program as a whole. `group(name)` returns a group (made once, reused by its programs
+in turn: a program's processes are all dead before the next one starts) or None. A zygote of the
+fast path joins its own group once, at start, and its programs are forked into it: moving a
+process between cgroups waits for an RCU grace period (milliseconds on a loaded machine), forking
+inside one does not. The zygote's own memory and its two processes (itself and a spare PID 1)
+are added to the limits (`ZYGOTE_MB`, `ZYGOTE_PIDS`), and its programs run with
+`oom_score_adj` 1000, so the OOM killer takes them first. On the util-linux path each program
+joins its slot's group (`slot_group`).
 
 Preference: cgroup v2 (`memory.max`, `memory.swap.max`, `pids.max`) under the scorer's own
 cgroup when that cgroup can delegate both controllers; else cgroup v1's memory and pids
@@ -21,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 _PAGE = 1 << 20
+ZYGOTE_MB = 64  # a zygote's own resident memory, charged to the group its programs run in
+ZYGOTE_PIDS = 2  # the zygote and its spare PID 1
 
 
 @dataclass
@@ -50,10 +56,10 @@ class SlotGroup:
         _write(self.pids / "pids.max", str(nproc))
         self._written = (memory_mb, nproc)
 
-    def procs(self) -> list[int]:
-        """O_WRONLY fds of the `cgroup.procs` files to join (the caller closes them)."""
+    def procs(self) -> list[str]:
+        """The `cgroup.procs` files a process writes "0" to, to join."""
         dirs = [self.memory] if self.version == 2 else [self.memory, self.pids]
-        return [os.open(d / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for d in dirs]
+        return [str(d / "cgroup.procs") for d in dirs]
 
     def remove(self) -> None:
         for d in {self.memory, self.pids}:
@@ -72,24 +78,28 @@ class _Groups:
         self._probed = False
         self._base: tuple[int, Path, Path] | None = None
         self.reason = "not probed yet"
-        self._slots: dict[int, SlotGroup] = {}
+        self._slots: dict[str, SlotGroup] = {}
 
     def slot_group(self, slot: int) -> SlotGroup | None:
+        """The util-linux path's group for `slot` (its programs join it in turn)."""
+        return self.group(f"slot-{slot}")
+
+    def group(self, name: str) -> SlotGroup | None:
         with self._lock:
             base = self.probe()
             if base is None:
                 return None
-            if slot not in self._slots:
+            if name not in self._slots:
                 version, mem, pids = base
-                group = SlotGroup(version, mem / f"slot-{slot}", pids / f"slot-{slot}")
+                group = SlotGroup(version, mem / name, pids / name)
                 try:
                     for d in {group.memory, group.pids}:
                         d.mkdir(exist_ok=True)
                 except OSError as exc:
                     self._base, self.reason = None, f"cannot create a slot cgroup: {exc}"
                     return None
-                self._slots[slot] = group
-            return self._slots[slot]
+                self._slots[name] = group
+            return self._slots[name]
 
     def probe(self) -> tuple[int, Path, Path] | None:
         """(version, memory dir, pids dir) of this scorer's parent group, or None."""

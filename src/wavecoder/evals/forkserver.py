@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -95,6 +96,7 @@ def netns_mode() -> str:
 # Mounts the zygote itself needs (its interpreter may live in a bind); each program redoes them.
 _ZYGOTE_SETUP = r"""
 set -eu
+while [ "$1" != "--" ]; do echo 0 > "$1"; shift; done; shift
 mount -t tmpfs -o size=16m,mode=755,nosuid,nodev tmpfs /var/tmp
 mkdir -p "%(root)s"
 while [ "$1" != "--" ]; do
@@ -110,6 +112,9 @@ _SOURCE = Path(__file__).with_name("_zygote.py")
 _BOOT = "import sys; f = sys.argv[1]; exec(compile(open(f).read(), f, 'exec'))"
 
 
+_ZYGOTE_IDS = itertools.count(1)
+
+
 class Zygote:
     """One pre-forked interpreter; serves one job at a time (its slot's)."""
 
@@ -120,10 +125,13 @@ class Zygote:
         binds: tuple[tuple[str, str], ...],
         options: Mapping[str, Any],
     ) -> None:
+        # its own cgroup, joined once here: its programs are forked into it (see `cgroups`)
+        self.group = cgroups.GROUPS.group(f"zygote-{next(_ZYGOTE_IDS)}")
+        procs = self.group.procs() if self.group is not None else []
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         plan = [part for bind in binds for part in bind]
         argv = ["unshare", "--mount", "--propagation=private", "--", "sh", "-c", _ZYGOTE_SETUP]
-        argv += ["zygote", *plan, "--", *interpreter, "-c", _BOOT, str(_SOURCE)]
+        argv += ["zygote", *procs, "--", *plan, "--", *interpreter, "-c", _BOOT, str(_SOURCE)]
         try:
             self.proc = utillinux.spawn(  # with a fresh session keyring, not the scorer's
                 [*argv, str(theirs.fileno()), json.dumps(dict(options))],
@@ -296,16 +304,16 @@ def execute(
         options["preload"] = list(PRELOAD)
     if key in _POOL.failures:
         return _POOL.failures[key]
-    group = cgroups.GROUPS.slot_group(slot)
     zygote, fresh = _POOL.take(key), False
     fds: list[int] = []
     try:
-        if group is not None:
-            group.set(step.limits.memory_mb, step.limits.nproc)
-            fds += group.procs()
-        fds.insert(0, rootfs_kernel.open_tree_clone(str(workdir)))
+        fds.append(rootfs_kernel.open_tree_clone(str(workdir)))
         if zygote is None:
             zygote, fresh = Zygote(interpreter, zygote_env, binds, options), True
+        if zygote.group is not None:  # the program's limits, plus the zygote's own share
+            zygote.group.set(
+                step.limits.memory_mb + cgroups.ZYGOTE_MB, step.limits.nproc + cgroups.ZYGOTE_PIDS
+            )
         reply, out, err, status = zygote.run(request, fds, step.limits, start)
     except OSError as exc:  # the job folder or the cgroup: this step cannot run here
         _POOL.give_back(key, zygote)

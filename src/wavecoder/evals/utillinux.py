@@ -139,11 +139,7 @@ def _wrap(
 ) -> list[str]:
     entries = rootfs.plan(job.binds, job.overlays)
     skeleton = rootfs.skeleton(entries, job.overlays)
-    procs: list[str] = []
-    if group is not None:
-        procs = [str(group.memory / "cgroup.procs")]
-        if group.pids != group.memory:
-            procs.append(str(group.pids / "cgroup.procs"))
+    procs = group.procs() if group is not None else []
     return [
         "unshare",
         *UNSHARE_FLAGS,
