@@ -248,6 +248,10 @@ class _Spare:
         cloned with CLONE_PARENT is this zygote's child, not PID 1's: reap every child
         (`__WALL`: whatever its exit signal) until PID 1 is among them."""
         self.kill()
+        self.reap()
+
+    def reap(self) -> None:
+        """Wait for the killed PID 1, reaping every other child of ours (see `end`)."""
         while os.waitpid(-1, _WALL)[0] != self.pid:
             pass
         os.close(self.pidfd)
@@ -325,7 +329,7 @@ def _wait_job(sock: socket.socket, pid: int, spare: _Spare, ready_r: int) -> Non
     # own SIGKILL / CPU limit (PID 1 still pausing)
     sigkill = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
     lost = not killed and sigkill and bool(select.select([spare.pidfd], [], [], 0.2)[0])
-    spare.end()  # whatever the program left behind dies with its namespace
+    spare.kill()  # whatever the program left behind dies with its namespace
     chunks = []
     while chunk := os.read(ready_r, 4096):
         chunks.append(chunk)
@@ -335,6 +339,9 @@ def _wait_job(sock: socket.socket, pid: int, spare: _Spare, ready_r: int) -> Non
         sock.send(json.dumps({"status": status, "setup_error": error, "lost": lost}).encode())
     except (BrokenPipeError, ConnectionResetError):
         raise _CallerGone from None
+    # after the reply: PID 1's exit tears the namespaces down, which waits for an RCU grace
+    # period; the caller handles the result meanwhile (the next job waits in the socket)
+    spare.reap()
 
 
 def _serve() -> tuple[str, list[str], bool]:

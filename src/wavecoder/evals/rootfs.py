@@ -10,8 +10,9 @@ once per plan (root-owned, on the host) holding that tree's directories, links, 
 and mount points, so a root is one bind of it plus the plan's mounts.
 
 `JobDir` is the job folder: a tmpfs capped in size and inodes (namespaces mode), removed with one
-unmount whatever a program left in it; in weak mode a plain directory, removed without recursion
-(`remove_tree`: `shutil.rmtree` raises RecursionError on a few thousand nested folders)."""
+unmount whatever a program left in it (by `CLEANER`, off the program's critical path); in weak
+mode a plain directory, removed without recursion (`remove_tree`: `shutil.rmtree` raises
+RecursionError on a few thousand nested folders)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import functools
 import glob
 import logging
 import os
+import queue
 import shutil
 import tempfile
 import threading
@@ -150,6 +152,36 @@ class JobDir:
             log.warning("sandbox: could not remove job folder %s: %s", self.path, exc)
 
 
+class _Cleaner:
+    """Removes job folders on a thread of its own: an unmount waits for an RCU grace period
+    (milliseconds on a loaded machine), which the next program need not wait for. Bounded, so
+    a backlog slows the run down instead of piling up; drained at exit."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[JobDir] = queue.Queue(maxsize=16)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def put(self, folder: JobDir) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="sandbox-cleaner")
+                self._thread.daemon = True
+                self._thread.start()
+                atexit.register(self._queue.join)
+        self._queue.put(folder)
+
+    def _work(self) -> None:
+        while True:
+            folder = self._queue.get()
+            folder.close()
+            self._queue.task_done()
+
+    def drain(self) -> None:
+        self._queue.join()
+
+
+CLEANER = _Cleaner()
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 

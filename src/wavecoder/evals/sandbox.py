@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from wavecoder.evals.rootfs import MOUNT_ROOT, JobDir
+from wavecoder.evals.rootfs import CLEANER, MOUNT_ROOT, JobDir
 
 SandboxMode = Literal["namespaces", "weak"]
 # error: the sandbox could not run the step (setup or exec failure), not the program's verdict
@@ -271,7 +271,7 @@ def run(job: Job, *, mode: SandboxMode = "namespaces") -> JobResult:
                 break
         return JobResult(tuple(results))
     finally:
-        folder.close()
+        CLEANER.put(folder)  # unmounted or removed on the cleaner's thread
         _SLOTS.give(slot)
 
 

@@ -242,13 +242,19 @@ def test_memory_split_over_children_is_bounded_as_one_program() -> None:
     assert "-9" in r.stdout  # the kernel's OOM killer took at least one: the limit held
 
 
-def test_deeply_nested_folders_do_not_crash_cleanup() -> None:
+@pytest.mark.parametrize("mode", ["namespaces", "weak"])
+def test_deeply_nested_folders_do_not_crash_cleanup(
+    mode: sandbox.SandboxMode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where this test's job folders go
     code = (
         "import os\nfor _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\n"
         "open('leaf', 'w').write('x')\nprint('deep')\n"
     )
-    r = py(code, timeout_s=20)
+    r = sandbox.run(build_job("python", code, timeout_s=20), mode=mode).last
     assert r.status == "ok" and r.stdout.strip() == "deep", r.stderr
+    rootfs.CLEANER.drain()
+    assert not list(tmp_path.glob("wavecoder-sbx-*"))  # removed, whatever it held
     assert py("print('next')").stdout.strip() == "next"
 
 
