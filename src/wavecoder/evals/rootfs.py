@@ -125,7 +125,8 @@ class JobDir:
     """The job folder: a size- and inode-capped tmpfs owned by `uid`, or (weak) a plain dir."""
 
     def __init__(self, uid: int | None, disk_mb: int, inodes: int) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="wavecoder-sbx-"))
+        _sweep_once()
+        self.path = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
         self.mounted = False
         if uid is None:
             os.chmod(self.path, 0o700)
@@ -150,6 +151,35 @@ class JobDir:
                 remove_tree(self.path)
         except OSError as exc:
             log.warning("sandbox: could not remove job folder %s: %s", self.path, exc)
+
+
+_PREFIX = "wavecoder-sbx-"
+_SWEPT: list[bool] = []
+
+
+def _sweep_once() -> None:
+    """Unmount the job folders of scorers that died without cleaning up (SIGKILL), once per
+    process: their names carry the creator's pid."""
+    if _SWEPT:
+        return
+    _SWEPT.append(True)
+    top = tempfile.gettempdir()
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        point = line.split()[4]
+        name = os.path.basename(point)
+        pid = name[len(_PREFIX) :].split("-", 1)[0]
+        if os.path.dirname(point) != top or not name.startswith(_PREFIX) or not pid.isdigit():
+            continue
+        if int(pid) == os.getpid() or os.path.exists(f"/proc/{pid}"):
+            continue
+        with contextlib.suppress(OSError):
+            kernel._check(kernel._LIBC.umount2(point.encode(), 2), "umount")
+            os.rmdir(point)
+            log.warning("sandbox: removed job folder %s left by a scorer that died", point)
 
 
 class _Cleaner:

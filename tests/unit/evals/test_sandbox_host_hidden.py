@@ -339,3 +339,21 @@ def test_a_fallback_is_reported_and_its_stall_counted(
     (reason,) = counts["fallback_steps"]
     assert "zygote" in reason and counts["fallback_stall_s"] >= 0.7
     sandbox.REPORT.reset()  # the fixture checks the other tests served everything fast
+
+
+def test_job_folders_of_a_scorer_killed_mid_run_are_swept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from wavecoder.evals import _zygote as kernel
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a scorer that is gone: its pid names the folder
+    left = tmp_path / f"wavecoder-sbx-{dead.pid}-abc"
+    left.mkdir()
+    kernel._mount("tmpfs", str(left), "tmpfs", 0, "size=1m")
+    monkeypatch.setattr(rootfs, "_SWEPT", [])
+    assert py("print(1)").stdout.strip() == "1"
+    assert not left.exists()
