@@ -132,6 +132,7 @@ def test_a_program_cannot_read_the_scorers_session_keyring() -> None:
 
     def in_own_thread() -> None:  # a thread's session keyring: keep the test's own untouched
         libc.syscall(_keyctl()[1], 1, None)  # KEYCTL_JOIN_SESSION_KEYRING: a fresh one
+        forkserver._POOL.close_all()  # zygotes start from this thread, holding the secret
         serial = libc.syscall(add_key, b"user", desc, b"sk-top-secret", 13, -3)
         assert serial > 0, ctypes.get_errno()
         result.append(py(_SEARCH % {"keyctl": _keyctl()[1], "desc": desc.decode()}))
