@@ -358,3 +358,37 @@ def test_job_folders_of_a_scorer_killed_mid_run_are_swept(
     monkeypatch.setattr(rootfs, "_SWEPT", [])
     assert py("print(1)").stdout.strip() == "1"
     assert not left.exists()
+
+
+@pytest.mark.parametrize("mode", ["namespaces", "weak"])
+def test_eval_score_summary_reports_the_sandbox_on_either_mode(
+    mode: str, benchmarks_dir: Path, tmp_path: Path, sandbox_path: str
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from wavecoder.evals.benchmarks import load
+
+    _, problems, _ = load("humaneval", benchmarks_dir)
+    p0 = problems[0]
+    rows = [
+        {"task_id": p0.task_id, "completion": p0.canonical_solution},
+        {"task_id": p0.task_id, "completion": "    return None\n"},
+    ]
+    samples = tmp_path / "s.jsonl"
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    exe = str(Path(sys.executable).with_name("wavecoder"))  # the installed entry point
+    cmd = [exe, "eval", "score", "--allow-code-execution", "--benchmark", "humaneval"]
+    cmd += ["--data", str(benchmarks_dir), "--samples", str(samples), "-o", str(tmp_path / "o")]
+    cmd += ["-k", "1", "--allow-partial", "--sandbox", mode]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["pass@1"] == 0.5  # weak mode runs the toolchain's Python too
+    report = summary["sandbox_report"]
+    expected = {"weak": "weak", "namespaces": "forkserver"}[mode]
+    if mode == "namespaces" and sandbox_path == "multiprocess":
+        expected = "util-linux"
+    assert report["steps_by_path"] == {expected: 2} and not report["fallback_steps"]
+    assert ("weak mode" in report["limits_held"]["memory"]) == (mode == "weak")
