@@ -34,6 +34,10 @@ DELEGATED: dict[str, tuple[str, str]] = {
         "wavecoder.evals.cli",
         "generate and score HumanEval, MBPP, HumanEvalPack in a sandbox",
     ),
+    "decontaminate": (
+        "wavecoder.instruct.decontaminate_cli",
+        "drop or flag instances that copy a benchmark solution; leakage report",
+    ),
 }
 
 EXAMPLES = {

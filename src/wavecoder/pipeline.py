@@ -72,6 +72,12 @@ STAGES: tuple[StageSpec, ...] = (
         "pick a maximally diverse coreset with exact k-center greedy",
     ),
     # generate -> judge -> export (the instruction data) come here; until then train.data
+    # decontaminate goes between judge and export (it reads generate's and judge's records)
+    StageSpec(
+        "decontaminate",
+        "wavecoder.instruct.decontaminate",
+        "drop accepted instances that copy a benchmark solution (exact, n-gram, embedding)",
+    ),
     StageSpec(
         "train",
         "wavecoder.train.stage",
