@@ -308,7 +308,13 @@ def _delegate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:  # the REMAINDER would refuse options before a positional
+        command = argv[0]
+        args = argparse.Namespace(command=command, delegate=DELEGATED[command][0], help=False)
+        args.rest, args.quiet, args.verbose = argv[1:], False, False
+    else:
+        args = parser.parse_args(argv)
     setup_logging(quiet=args.quiet, verbose=args.verbose)
     try:
         if getattr(args, "delegate", None):

@@ -40,6 +40,15 @@ CLEAN = [
 ]
 
 
+# HumanEval/26 solved anew (another algorithm, reworded docstring): only embeddings see it
+PARAPHRASED = (
+    "from typing import List\n\n\ndef remove_duplicates(numbers: List[int]) -> List[int]:\n"
+    '    """Remove all elements that occur more than once, keeping the order."""\n'
+    "    counts = {}\n    for n in numbers:\n        counts[n] = counts.get(n, 0) + 1\n"
+    "    return [n for n in numbers if counts[n] == 1]\n"
+)
+
+
 def humaneval_rows(benchmarks: Path) -> list[dict[str, str]]:
     with gzip.open(benchmarks / "HumanEval.jsonl.gz", "rt", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh]
@@ -95,7 +104,8 @@ def stdlib_items(limit: int, *, modules: int = 60) -> list[Item]:
     """Documented functions of the running Python's standard library as clean instructions."""
     root = Path(sysconfig.get_paths()["stdlib"])
     out: list[Item] = []
-    for path in sorted(root.glob("*.py"))[:modules]:
+    small = [p for p in sorted(root.glob("*.py")) if p.stat().st_size < 40_000]
+    for path in small[:modules]:
         source = path.read_text(encoding="utf-8", errors="replace")
         try:
             tree = ast.parse(source)
