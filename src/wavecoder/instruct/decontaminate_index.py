@@ -19,6 +19,7 @@ n-gram. Not here: references (`decontaminate_refs`), embeddings, the stages.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,8 +32,11 @@ from wavecoder.instruct.decontaminate_text import (
     comment_family,
     exact_key,
     match_tokens,
+    token_strings,
 )
+from wavecoder.records import normalize_code
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PRIME = np.uint64(0x100000001B3)  # FNV-64 prime: odd, so the hash is a bijection per position
 
 
@@ -88,20 +92,24 @@ class NgramIndex:
             key if len(key := exact_key(r.body, r.language)) >= exact_min_chars else ""
             for r in self.refs
         ]
+        # per body: how many indexed n-grams lie inside it; a pair sharing fewer cannot hold it
+        self.body_need = [self._inner_indexed(i) if key else 0 for i, key in enumerate(self.exact)]
+        self.anchored = {i for i, need in enumerate(self.body_need) if need}
         # bodies a copy of which may share no indexed n-gram: checked against every text
-        self.anchored = {i for i, key in enumerate(self.exact) if key and self._anchored(i)}
         self.scan_all = [i for i, key in enumerate(self.exact) if key and i not in self.anchored]
+        # and their longest name, which any copy holds verbatim: a cheap test before normalising
+        self.hint = {i: _longest_name(self.refs[i]) for i in self.scan_all}
 
     def _ref_hashes(self, text: str) -> np.ndarray:
-        ids = [self.vocab.setdefault(t, len(self.vocab) + 1) for t, _, _ in match_tokens(text)]
+        ids = [self.vocab.setdefault(t, len(self.vocab) + 1) for t in token_strings(text)]
         return np.unique(_hashes(np.array(ids, np.uint64), self.n))
 
-    def _anchored(self, i: int) -> bool:
-        """Whether the body's inner n-grams (not touching its first or last token) include an
-        indexed one: then an exact copy of the body is found through the index."""
-        ids = [self.vocab.get(t, 0) for t, _, _ in match_tokens(self.refs[i].body)]
-        inner = _hashes(np.array(ids[1:-1], np.uint64), self.n)
-        return bool(np.isin(inner, self.ref_grams[i]).any())
+    def _inner_indexed(self, i: int) -> int:
+        """Indexed n-grams among the body's inner ones (not touching its first or last token,
+        which a copy may glue to its neighbours): an exact copy of the body shares them all."""
+        ids = [self.vocab.get(t, 0) for t in token_strings(self.refs[i].body)]
+        inner = np.unique(_hashes(np.array(ids[1:-1], np.uint64), self.n))
+        return int(np.isin(inner, self.ref_grams[i]).sum())
 
     @property
     def size(self) -> int:
@@ -111,28 +119,39 @@ class NgramIndex:
         self, texts: Sequence[str], *, threshold: float, min_shared: int, exact: bool, ngram: bool
     ) -> list[Hit]:
         """Hits of `texts` (indexes into it) at the enabled levels."""
-        toks = [match_tokens(t) for t in texts]
-        found = self._shared(toks)
+        found = self._shared([token_strings(t) for t in texts])
         hits: list[Hit] = []
         keys: dict[tuple[int, str], str] = {}
         for item, per_ref in found.items():
+            offsets: list[tuple[str, int, int]] = []  # token offsets, for the items that match
             for ref, (count, lo, hi) in per_ref.items():
-                span = (toks[item][lo][1], toks[item][hi + self.n - 1][2])
-                if exact and ref in self.anchored and self._contains(texts, item, ref, keys):
-                    hits.append(Hit(item, ref, "exact", 1.0, span))
                 total = len(self.ref_grams[ref])
-                if ngram and count >= min_shared and count >= threshold * total:
+                is_copy = (
+                    exact
+                    and ref in self.anchored
+                    and count >= self.body_need[ref]
+                    and self._contains(texts, item, ref, keys)
+                )
+                is_ngram = ngram and count >= min_shared and count >= threshold * total
+                if not (is_copy or is_ngram):
+                    continue
+                offsets = offsets or match_tokens(texts[item])
+                span = (offsets[lo][1], offsets[hi + self.n - 1][2])
+                if is_copy:
+                    hits.append(Hit(item, ref, "exact", 1.0, span))
+                if is_ngram:
                     hits.append(Hit(item, ref, "ngram", round(count / total, 4), span))
         if exact:
             for ref in self.scan_all:
-                for item in range(len(texts)):
-                    if self._contains(texts, item, ref, keys):
+                for item, text in enumerate(texts):
+                    if self.hint[ref] in text and self._contains(texts, item, ref, keys):
                         hits.append(Hit(item, ref, "exact", 1.0, (0, len(texts[item]))))
         return hits
 
-    def _shared(self, toks: list[list[tuple[str, int, int]]]) -> dict[int, dict[int, list[int]]]:
+    def _shared(self, toks: list[list[str]]) -> dict[int, dict[int, list[int]]]:
         """item -> ref -> [shared distinct n-grams, first window, last window]."""
-        ids = [np.array([self.vocab.get(t, 0) for t, _, _ in tk], np.uint64) for tk in toks]
+        get = self.vocab.get
+        ids = [np.array([get(t, 0) for t in tk], np.uint64) for tk in toks]
         lengths = np.array([len(x) for x in ids])
         if not len(ids) or lengths.sum() < self.n:
             return {}
@@ -141,7 +160,9 @@ class NgramIndex:
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         h = _hashes(flat, self.n)
         ok = doc[: len(h)] == doc[self.n - 1 :]  # windows inside one text
-        pos = np.flatnonzero(ok & np.isin(h, self.keys, assume_unique=False))
+        at = np.searchsorted(self.keys, h)
+        at[at == len(self.keys)] = 0
+        pos = np.flatnonzero(ok & (self.keys[at] == h)) if len(self.keys) else at[:0]
         found: dict[int, dict[int, list[int]]] = defaultdict(dict)
         seen: set[tuple[int, int]] = set()
         for p, d, key in zip(pos.tolist(), doc[pos].tolist(), h[pos].tolist(), strict=True):
@@ -166,6 +187,11 @@ class NgramIndex:
         if key is None:
             key = keys[(item, family)] = exact_key(texts[item], FAMILY_LANGUAGE[family])
         return self.exact[ref] in key
+
+
+def _longest_name(ref: Reference) -> str:
+    names = _NAME.findall(normalize_code(ref.body, ref.language))
+    return max(names, key=len, default="")
 
 
 def _boilerplate(grams: list[np.ndarray], benchmarks: list[str], max_df: float) -> np.ndarray:

@@ -77,6 +77,31 @@ def match_tokens(text: str) -> list[tuple[str, int, int]]:
     return out
 
 
+def token_strings(text: str) -> list[str]:
+    """The normalised tokens of `match_tokens`, without offsets: the fast path for hashing."""
+    out: list[str] = []
+    prev = ""
+    for string, comment, name, _num, other in _TOKEN_RE.findall(text):
+        if string:
+            triple = string[:3] in ('"""', "'''")
+            prev_was_colon, prev = prev == ":", string
+            if triple and prev_was_colon:
+                prev = ":"  # as match_tokens: the docstring leaves no trace
+                continue
+            q = 3 if triple else 1
+            out.append("S:" + _WS_RE.sub(" ", string[q:-q]).strip())
+        elif comment:
+            continue
+        elif name:
+            out.append(name if name in KEPT_NAMES or prev == "." else "ID")
+            prev = name
+        else:
+            tok = _num or other
+            out.append(tok)
+            prev = tok
+    return out
+
+
 def exact_key(code: str, language: Language) -> str:
     """The exact-level comparison string: no comments, no whitespace, one quote style."""
     return _WS_RE.sub("", normalize_code(code, language)).replace("'", '"')

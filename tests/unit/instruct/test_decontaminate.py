@@ -17,7 +17,7 @@ from wavecoder.instruct.decontaminate_refs import (
     load_reference_file,
     load_references,
 )
-from wavecoder.instruct.decontaminate_text import exact_key, match_tokens
+from wavecoder.instruct.decontaminate_text import exact_key, match_tokens, token_strings
 
 FAST = Config(levels=("exact", "ngram"))
 
@@ -37,6 +37,14 @@ def test_tokens_ignore_names_comments_and_layout() -> None:
     b = "def g(values):  return sum(v*2 for v in values)  // note"
     assert [t for t, _, _ in match_tokens(a)] == [t for t, _, _ in match_tokens(b)]
     assert exact_key("if a:\n    b = 'x'  # c\n", "python") == exact_key('if a: b = "x"', "python")
+
+
+def test_fast_tokens_equal_the_tokens_with_offsets(bench: Path, humaneval: list[Reference]) -> None:
+    """The index hashes `token_strings`; spans come from `match_tokens`: they must agree."""
+    texts = [r.solution for r in humaneval] + [it.text for it in planted(bench).values()]
+    texts.append('s = f\'{x}\' + """doc""" // 2 /* c */ `t` \'unterminated')
+    for text in texts:
+        assert token_strings(text) == [t for t, _, _ in match_tokens(text)]
 
 
 def test_each_level_catches_its_planted_copy(bench: Path, humaneval: list[Reference]) -> None:
