@@ -36,7 +36,7 @@ from wavecoder.instruct.decontaminate_refs import Reference, load_references
 from wavecoder.records import Example, Rejected, Verdict
 from wavecoder.store import write_json_atomic, write_jsonl_atomic
 
-__all__ = ["INPUTS", "SHARDABLE", "VERSION", "Config", "run"]
+__all__ = ["INPUTS", "SHARDABLE", "VERSION", "Config", "preflight", "run"]
 
 VERSION = 1
 INPUTS = ("generate", "judge")
@@ -109,6 +109,17 @@ def write_leakage(
     write_json_atomic(folder / "leakage.json", report)
     plot_leakage(report, folder / "leakage.png")
     return report
+
+
+def preflight(cfg: Config) -> None:
+    """The reference files and the benchmark folder exist (before hours of generation)."""
+    from wavecoder.config import ConfigError
+
+    missing = [f for f in cfg.reference_files if not Path(f).is_file()]
+    if missing:
+        raise ConfigError(f"decontaminate.reference_files: no such file {', '.join(missing)}")
+    if cfg.data and not Path(cfg.data).exists():
+        raise ConfigError(f"decontaminate.data: {cfg.data} does not exist")
 
 
 def run(ctx: Any) -> dict[str, Any]:

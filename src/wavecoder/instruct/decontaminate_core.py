@@ -56,6 +56,9 @@ class Config:
         unknown = [lv for lv in self.levels if lv not in LEVELS]
         if unknown:
             raise ValueError(f"levels: unknown {unknown}; known: {', '.join(LEVELS)}")
+        bad = [b for b in self.benchmarks if b not in REFERENCE_SETS]
+        if bad:
+            raise ValueError(f"benchmarks: unknown {bad}; known: {', '.join(REFERENCE_SETS)}")
         if self.action not in ("drop", "flag"):
             raise ValueError(f"action: expected drop or flag, got {self.action!r}")
         if not 0 < self.ngram_threshold <= 1 or not -1 <= self.embedding_threshold <= 1:

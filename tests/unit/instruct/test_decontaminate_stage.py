@@ -94,6 +94,16 @@ def test_flag_keeps_every_instance(upstream: dict[str, StageDir], tmp_path: Path
     assert (out.path / "matches.jsonl").read_text().count("\n") >= 3
 
 
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    from wavecoder.config import ConfigError
+
+    with pytest.raises(ConfigError, match="decontaminate.*humaneva"):
+        build(decontaminate.Config, {"benchmarks": ["humaneva"]}, where="decontaminate")
+    cfg = build(decontaminate.Config, {"reference_files": [str(tmp_path / "nope.jsonl")]})
+    with pytest.raises(ConfigError, match="reference_files: no such file"):
+        decontaminate.preflight(cfg)
+
+
 KILLER = """
 import os, signal, sys
 from wavecoder.store import StageDir
