@@ -185,6 +185,22 @@ def test_command_on_an_alpaca_file(tmp_path: Path) -> None:
     assert '"contaminated": 3' in proc.stdout and "HumanEval/26" in proc.stdout
 
 
+def test_command_flag_with_an_override(tmp_path: Path) -> None:
+    """The docs' shape: an override, then --action flag on two levels."""
+    data = _alpaca(tmp_path)
+    proc = _cli(
+        "-i", str(data), "-o", "flag", "ngram_threshold=0.8", "--data",
+        str(require_benchmarks()), "--benchmarks", "humaneval", "mbpp", "--action", "flag",
+        "--levels", "exact", "ngram", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "flag"
+    assert len((out / "data.jsonl").read_text().splitlines()) == 3 + len(CLEAN)
+    assert (out / "rejected.jsonl").read_text() == ""
+    report = json.loads((out / "report.json").read_text())
+    assert report["contaminated"] == 3 and report["config"]["ngram_threshold"] == 0.8
+
+
 def test_command_report_only_writes_numbers_and_png(tmp_path: Path) -> None:
     data = _alpaca(tmp_path)
     bench = str(require_benchmarks())
