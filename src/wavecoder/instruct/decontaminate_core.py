@@ -44,7 +44,7 @@ class Config:
     exact_min_chars: int = 40  # shorter bodies (`return len(s)`) are too common to be evidence
     ngram_n: int = 10
     ngram_threshold: float = 0.7  # share of the reference's specific n-grams in the item
-    ngram_min_shared: int = 5
+    ngram_min_shared: int = 8
     ngram_max_df: float = 0.05  # n-grams in more than this share of a benchmark's problems
     embedding_threshold: float = 0.92  # cosine (MiniLM; see docs/decontamination.md)
     embedder: EmbedderConfig = field(

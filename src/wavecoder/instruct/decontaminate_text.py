@@ -9,8 +9,9 @@ Two views of a piece of code, both pure functions:
   and functions gives the same sequence. Keywords of the benchmark languages, common builtins and
   names after a `.` (methods, attributes: a renamer rarely touches them) are kept; every other
   identifier becomes `ID`. String literals become one token holding their content (quote style
-  ignored; docstrings are left out: copies reword or drop them), numbers and operators stay as
-  written, comments (`#`, `//`, `/* */`) are dropped.
+  ignored; docstrings are left out: copies reword or drop them), builtins such as `max` are
+  kept when called and `ID` as variables, numbers and operators stay as written, comments
+  (`#`, `//`, `/* */`) are dropped.
 
 The tokenizer does not know the language of an instruction (instruction files rarely say): it
 applies one lossy rule set to both sides, which is all that matching needs (e.g. Python's `//`
@@ -24,25 +25,27 @@ import re
 
 from wavecoder.records import Language, normalize_code
 
-# Keywords of Python, JavaScript, Java, Go, C++ and Rust, plus the builtins solutions lean on.
+# Keywords of Python, JavaScript, Java, Go, C++ and Rust, plus builtins solutions lean on; not
+# the words Python code also uses as variable names (switch, match, size, string, sum, max, ...):
+# a renamer changes those, and a kept name that is renamed breaks every n-gram over it.
 _KEPT = """
     False None True and as assert async await break class continue def del elif else except
     finally for from global if import in is lambda nonlocal not or pass raise return try while
-    with yield self match case
-    abs all any bin bool bytes chr dict divmod enumerate filter float format frozenset hex int
-    isinstance iter len list map max min next oct ord pow print range repr reversed round set
-    sorted str sum tuple type zip math sqrt floor ceil
-    var let const function new this typeof instanceof undefined null true false switch default
-    do delete void of throw catch export extends super static public private protected final
-    void boolean char byte short long double String Integer List ArrayList Map HashMap Arrays
-    Math System out println length size get add put charAt
-    func package go defer chan select struct interface range map fmt strings strconv
-    auto unsigned signed sizeof template typename namespace using std vector string include
-    push_back begin end cout endl
-    fn mut impl pub mod use crate enum trait where loop Vec Some Ok Err Option Result usize
-    i32 i64 u32 u64 f32 f64 unwrap iter collect
+    with yield self
+    abs bool chr divmod enumerate float frozenset int isinstance len ord print range repr
+    reversed sorted tuple zip math sqrt floor ceil
+    var let const function this typeof instanceof undefined null true false
+    throw catch extends super public private protected static void boolean String Integer
+    List ArrayList HashMap Arrays Math System println charAt
+    func package defer chan struct interface fmt strings strconv
+    unsigned signed sizeof template typename namespace using std include push_back cout endl
+    fn mut impl pub crate enum trait Vec Some Ok Err Option Result usize
+    i32 i64 u32 u64 f32 f64 unwrap collect
 """
 KEPT_NAMES = frozenset(_KEPT.split())
+# builtins Python code also uses as names: kept when called, `ID` otherwise
+_CALLED = "sum max min list str dict set type format iter next filter map all any bytes round pow"
+CALLED = frozenset(f"{_CALLED} hex bin oct input open".split())
 
 _TOKEN_RE = re.compile(
     r'''(?P<str>"""(?:\\.|[^\\])*?"""|\'\'\'(?:\\.|[^\\])*?\'\'\''''
@@ -72,34 +75,16 @@ def match_tokens(text: str) -> list[tuple[str, int, int]]:
             tok = "S:" + _WS_RE.sub(" ", tok[quote:-quote]).strip()
         elif kind == "name" and tok not in KEPT_NAMES and prev != ".":
             tok = "ID"
+        elif tok == "(" and prev in CALLED and out[-1][0] == "ID":
+            out[-1] = (prev, out[-1][1], out[-1][2])  # `max(` is a call, `max = 0` a variable
         out.append((tok, m.start(), m.end()))
         prev = m.group()
     return out
 
 
 def token_strings(text: str) -> list[str]:
-    """The normalised tokens of `match_tokens`, without offsets: the fast path for hashing."""
-    out: list[str] = []
-    prev = ""
-    for string, comment, name, _num, other in _TOKEN_RE.findall(text):
-        if string:
-            triple = string[:3] in ('"""', "'''")
-            prev_was_colon, prev = prev == ":", string
-            if triple and prev_was_colon:
-                prev = ":"  # as match_tokens: the docstring leaves no trace
-                continue
-            q = 3 if triple else 1
-            out.append("S:" + _WS_RE.sub(" ", string[q:-q]).strip())
-        elif comment:
-            continue
-        elif name:
-            out.append(name if name in KEPT_NAMES or prev == "." else "ID")
-            prev = name
-        else:
-            tok = _num or other
-            out.append(tok)
-            prev = tok
-    return out
+    """The normalised tokens of `match_tokens` without their offsets."""
+    return [tok for tok, _, _ in match_tokens(text)]
 
 
 def exact_key(code: str, language: Language) -> str:
