@@ -232,7 +232,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
         force=args.force,
         quiet=args.quiet,
     )
-    stats = out.read_json("stats") or {}
+    stats = out.read_json("stats") or pl.stage_stats(out)
     if not args.quiet:
         print(f"{spec.name}: {_fmt_stats(stats)} -> {out.path}")
     return 0
