@@ -34,6 +34,10 @@ DELEGATED: dict[str, tuple[str, str]] = {
         "wavecoder.evals.cli",
         "generate and score HumanEval, MBPP, HumanEvalPack in a sandbox",
     ),
+    "decontaminate": (
+        "wavecoder.instruct.decontaminate_cli",
+        "drop or flag instances that copy a benchmark solution; leakage report",
+    ),
 }
 
 EXAMPLES = {
@@ -337,7 +341,13 @@ def _is_override(arg: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parse(parser, argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:  # the REMAINDER would refuse options before a positional
+        command = argv[0]
+        args = argparse.Namespace(command=command, delegate=DELEGATED[command][0], help=False)
+        args.rest, args.quiet, args.verbose = argv[1:], False, False
+    else:
+        args = parse(parser, argv)
     setup_logging(quiet=args.quiet, verbose=args.verbose)
     try:
         if getattr(args, "delegate", None):

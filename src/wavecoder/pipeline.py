@@ -98,6 +98,11 @@ STAGES: tuple[StageSpec, ...] = (
         "check each case rule by rule with the LLM discriminator; feed the example pools",
     ),
     StageSpec(
+        "decontaminate",
+        "wavecoder.instruct.decontaminate",
+        "drop accepted instances that copy a benchmark solution (exact, n-gram, embedding)",
+    ),
+    StageSpec(
         "export",
         "wavecoder.instruct.export",
         "write the accepted instances as a dataset (Alpaca JSON, messages JSONL, Parquet) "
