@@ -178,8 +178,10 @@ def _add_stage(
             "wavecoder ingest -i stdlib -o out/ingest\n  wavecoder ingest -i "
             "python_train_0.jsonl.gz -i path/to/repo -o out/ingest"
         )
-    if spec.name == "export":  # four inputs, in the order the stage reads them
-        ins = " ".join(f"-i runs/tiny/{n}" for n in ("dedup", "select", "generate", "judge"))
+    if spec.name == "export":  # five inputs, in the order the stage reads them
+        ins = " ".join(
+            f"-i runs/tiny/{n}" for n in ("dedup", "select", "generate", "judge", "decontaminate")
+        )
         example = f"wavecoder export {ins} -o out/export"
     p = sub.add_parser(
         spec.name,

@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
-INPUTS: tuple[str, ...] = ("dedup", "select", "generate", "judge")
+VERSION = 2  # 2: reads decontaminate's drops
+INPUTS: tuple[str, ...] = ("dedup", "select", "generate", "judge", "decontaminate")
 SHARDABLE = False  # the funnel, the card and the exact-repeat check need every instance
 _PUBLISH = {"fingerprint": False}
 
@@ -96,7 +96,7 @@ def train_file(sd: StageDir) -> Path:
 def read_inputs(
     inputs: dict[str, StageDir], dedup: bool = True
 ) -> tuple[list[Instance], list[Rejected], Funnel]:
-    """The join of the four upstream stages (see `export_rows.join`)."""
+    """The join of the upstream stages (see `export_rows.join`)."""
     from wavecoder.instruct.export_rows import join
 
     selected = list(inputs["select"].read_records("records", Selected))
@@ -111,6 +111,7 @@ def read_inputs(
         verdicts=judge.read_records("records", Verdict),
         generate_rejected=_rejected(gen),
         judge_rejected=_rejected(judge),
+        decontaminated=_rejected(inputs["decontaminate"]),
         dedup=dedup,
     )
 

@@ -45,9 +45,15 @@ class Funnel:
     examples: int = 0
     judged: int = 0
     accepted: int = 0
+    clean: int = 0  # accepted and not dropped as a benchmark copy by `decontaminate`
     exported: int = 0
     drops: dict[str, Counter[str]] = field(
-        default_factory=lambda: {"generate": Counter(), "judge": Counter(), "export": Counter()}
+        default_factory=lambda: {
+            "generate": Counter(),
+            "judge": Counter(),
+            "decontaminate": Counter(),
+            "export": Counter(),
+        }
     )
     judged_by_task: Counter[str] = field(default_factory=Counter)
     accepted_by_task: Counter[str] = field(default_factory=Counter)
@@ -69,6 +75,7 @@ class Funnel:
             ("code with an instance", self.with_example, "generate"),
             ("instances generated", self.examples, ""),
             ("accepted by the judge", self.accepted, "judge"),
+            ("not a benchmark copy", self.clean, "decontaminate"),
             ("exported", self.exported, "export"),
         ]
 
@@ -79,6 +86,7 @@ class Funnel:
             "funnel.examples": self.examples,
             "funnel.judged": self.judged,
             "funnel.accepted": self.accepted,
+            "funnel.clean": self.clean,
             "funnel.exported": self.exported,
         }
         if self.not_selected:
@@ -125,10 +133,12 @@ def join(
     verdicts: Iterable[Verdict],
     generate_rejected: Iterable[Rejected] = (),
     judge_rejected: Iterable[Rejected] = (),
+    decontaminated: Iterable[Rejected] = (),
     dedup: bool = True,
 ) -> tuple[list[Instance], list[Rejected], Funnel]:
     """The instances to export (coreset order, then round, then id), export's own drops, and
-    the funnel. Every selected code ends in an instance or a counted reason."""
+    the funnel. Every selected code ends in an instance or a counted reason. `decontaminated`
+    are the accepted examples the `decontaminate` stage dropped as benchmark copies."""
     order = {s.code_id: s.rank for s in selected}
     by_code: dict[str, list[Example]] = {}
     outside = 0
@@ -140,6 +150,7 @@ def join(
     verdict_of = _last_by(verdicts, "example_id")
     gen_reason = {r.id: r.reason for r in generate_rejected}
     judge_reason = {r.id: r.reason for r in judge_rejected}
+    copy_reason = {r.id: r.reason for r in decontaminated}
     funnel = Funnel(selected=len(order), with_example=len(by_code), not_selected=outside)
     for code_id in order:
         if code_id not in by_code:
@@ -158,6 +169,10 @@ def join(
                 funnel.drops["judge"][judge_reason.get(ex.id) or verdict_reason(verdict)] += 1
                 continue
             funnel.accepted += 1
+            if ex.id in copy_reason:
+                funnel.drops["decontaminate"][copy_reason[ex.id]] += 1
+                continue
+            funnel.clean += 1
             code = codes.get(code_id)
             if code is None:
                 dropped.append(Rejected(ex.id, "export", "export.missing_code", code_id))

@@ -168,6 +168,14 @@ def build(root: Path) -> Built:
         ],
         {"in": 7, "out": 5, "usage": usage["judge"], "by_task": {}},
     )
+    accepted = {v.example_id for v in verdicts if v.accepted}
+    _finish(
+        store.stage("decontaminate"),
+        "decontaminate",
+        [ex for ex in examples if ex.id in accepted],
+        [],
+        {"in": len(accepted), "out": len(accepted)},
+    )
     return Built(store, codes, examples, verdicts, usage)
 
 

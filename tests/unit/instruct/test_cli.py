@@ -3,13 +3,16 @@ then with one; and `generate` / `judge` as standalone stage commands."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.requirements import require_benchmarks
 from tests.unit.instruct.conftest import dataset
 
 pytestmark = pytest.mark.timeout(180)
@@ -39,10 +42,22 @@ def test_demo_without_then_with_a_teacher(tmp_path: Path, teacher) -> None:  # t
     assert (run_dir / "select" / "done.json").exists()
     assert not (run_dir / "generate").exists()
 
-    out = _wavecoder(*args, env={**env, "OPENAI_BASE_URL": server.url})
+    # offline: decontaminate's references from the shared benchmark files, hashed vectors
+    offline = [
+        f"decontaminate.data={require_benchmarks()}",
+        "decontaminate.embedder.backend=hashing",
+    ]
+    out = _wavecoder(*args, *offline, env={**env, "OPENAI_BASE_URL": server.url})
     assert out.returncode == 0, out.stderr
     assert (run_dir / "judge" / "done.json").exists()
     assert "instruction funnel: 6 selected -> 6 generated -> 6 judged" in out.stdout
+    # the demo ends with the dataset, its card and its report
+    export = run_dir / "export"
+    assert (export / "done.json").exists() and (export / "README.md").is_file()
+    assert (export / "report" / "report.md").is_file()
+    rows = json.loads((export / "data" / "alpaca.json").read_text())
+    clean = json.loads((run_dir / "decontaminate" / "stats.json").read_text())["out"]
+    assert 0 < len(rows) <= clean and {"instruction", "input", "output"} <= set(rows[0])
 
     shown = _wavecoder("show", str(run_dir), "judge", "-n", "1", env=env)
     assert shown.returncode == 0 and "verdict: " in shown.stdout and "instruction:" in shown.stdout
@@ -50,7 +65,8 @@ def test_demo_without_then_with_a_teacher(tmp_path: Path, teacher) -> None:  # t
     assert shown.returncode == 0 and shown.stdout.count("── generate case") == 2
     assert "instruction funnel: 6 selected" in shown.stdout
     status = _wavecoder("status", str(run_dir), env=env)
-    assert "generate  done" in status.stdout and "judge     done" in status.stdout
+    for stage in ("generate", "judge", "decontaminate", "export"):
+        assert re.search(rf"^\s*{stage}\s+done", status.stdout, re.M), status.stdout
 
 
 def test_generate_and_judge_as_standalone_commands(tmp_path: Path, run_dir: Path, teacher) -> None:  # type: ignore[no-untyped-def]

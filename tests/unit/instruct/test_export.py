@@ -299,7 +299,7 @@ def test_the_installed_command_exports_and_shows(tmp_path: Path) -> None:
     def wavecoder(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([exe, *args], capture_output=True, text=True, env=env, check=False)
 
-    ins = [f"-i{root / name}" for name in ("dedup", "select", "generate", "judge")]
+    ins = [f"-i{root / name}" for name in ("dedup", "select", "generate", "judge", "decontaminate")]
     shown = wavecoder("show", str(root), "export", "-n", "3")
     assert shown.returncode == 0 and "export: no records" in shown.stdout  # not exported yet
     done = wavecoder("export", *ins, "-o", str(root / "export"), "plots=false")
@@ -308,7 +308,12 @@ def test_the_installed_command_exports_and_shows(tmp_path: Path) -> None:
     help_ = wavecoder("export", "--help").stdout
     assert "Hugging Face Hub" in help_
     # the help's example is the command just run, with runs/tiny for the run directory
-    assert " ".join(f"-i runs/tiny/{n}" for n in ("dedup", "select", "generate", "judge")) in help_
+    assert (
+        " ".join(
+            f"-i runs/tiny/{n}" for n in ("dedup", "select", "generate", "judge", "decontaminate")
+        )
+        in help_
+    )
     shown = wavecoder("show", str(root), "export", "-n", "3")
     assert shown.returncode == 0 and "── export instance 3/4 ──" in shown.stdout
     assert "instance 4/4" not in shown.stdout and "verdict: overall yes" in shown.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.unit.instruct.export_run import code, example, verdict
 from wavecoder.instruct.export_rows import alpaca_input, join, verdict_reason
-from wavecoder.records import Selected, Verdict
+from wavecoder.records import Rejected, Selected, Verdict
 
 
 def test_missing_verdicts_code_and_outside_examples_are_counted() -> None:
@@ -23,6 +23,23 @@ def test_missing_verdicts_code_and_outside_examples_are_counted() -> None:
     assert (funnel.judged, funnel.accepted, funnel.exported, funnel.not_selected) == (2, 2, 1, 1)
     assert funnel.drops["judge"] == {"judge.no_verdict": 1}
     assert funnel.to_stats()["funnel.not_selected"] == 1
+
+
+def test_benchmark_copies_dropped_by_decontaminate_are_not_exported_and_counted() -> None:
+    a, b = (code(i, "python", f"def f{i}():\n    return {i}\n") for i in range(2))
+    e0, e1 = example(a, "generate", 0), example(b, "generate", 1)
+    copy = Rejected(e1.id, "decontaminate", "decontaminate.ngram", "humaneval HumanEval/0")
+    kept, dropped, funnel = join(
+        selected=[Selected(a.id, 0, 1.0), Selected(b.id, 1, 0.5)],
+        codes={a.id: a, b.id: b},
+        examples=[e0, e1],
+        verdicts=[verdict(e0), verdict(e1)],
+        decontaminated=[copy],
+    )
+    assert [i.example.id for i in kept] == ["ex0"] and not dropped
+    assert (funnel.accepted, funnel.clean, funnel.exported) == (2, 1, 1)
+    assert funnel.drops["decontaminate"] == {"decontaminate.ngram": 1}
+    assert funnel.to_stats()["dropped.decontaminate.decontaminate.ngram"] == 1
 
 
 def test_repeats_are_kept_without_dedup_and_later_verdicts_win() -> None:
