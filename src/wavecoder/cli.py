@@ -22,6 +22,7 @@ from pathlib import Path
 from wavecoder import __version__
 from wavecoder import config as cfgmod
 from wavecoder import pipeline as pl
+from wavecoder.cliargs import positive_int, split_overrides
 from wavecoder.progress import setup_logging
 from wavecoder.store import Shard, StageDir, StoreError
 
@@ -46,6 +47,24 @@ EXAMPLES = {
     "eval": "wavecoder eval score --benchmark humaneval --samples samples.jsonl "
     "--allow-code-execution -o out/eval",
 }
+
+
+# Every example runs in tests/integration/test_documented_commands.py (after `make demo`'s run).
+STAGE_EXAMPLES = {
+    "ingest": "wavecoder ingest -i stdlib -o out/ingest\n  wavecoder ingest -i "
+    "python_train_0.jsonl.gz -i path/to/repo -o out/ingest",
+    "filter": "wavecoder filter -i runs/tiny/ingest -o out/filter max_chars=1000",
+    "dedup": "wavecoder dedup -i runs/tiny/filter -o out/dedup threshold=0.9",
+    "embed": "wavecoder embed -i runs/tiny/dedup -o out/embed embedder.backend=hashing",
+    "select": "wavecoder select -i runs/tiny/dedup runs/tiny/embed -o out/select budget=50",
+}
+
+
+def _default_example(spec: pl.StageSpec) -> str:
+    """A stage without an example of its own reads the run folder of the stage before it."""
+    names = [s.name for s in pl.STAGES]
+    before = names[names.index(spec.name) - 1] if names.index(spec.name) else "ingest"
+    return f"wavecoder {spec.name} -i runs/tiny/{before} -o out/{spec.name}"
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
@@ -73,18 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     for spec in pl.STAGES:
         if spec.name not in DELEGATED:  # train and eval keep the command shapes of their own
             _add_stage(sub, common, spec)
-    for name, (module, help_) in DELEGATED.items():
-        p = sub.add_parser(
-            name,
-            help=help_,
-            parents=[common],
-            formatter_class=_formatter,
-            description=help_,
-            add_help=False,
-        )
-        p.add_argument("-h", "--help", action="store_true", help="show this help message")
-        p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        p.set_defaults(delegate=module)
+    for name, (_, help_) in DELEGATED.items():
+        sub.add_parser(name, help=help_)  # listed here; main() hands their argv to their parser
     return parser
 
 
@@ -149,7 +158,7 @@ def _add_show(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
     )
     p.add_argument("run_dir", type=Path)
     p.add_argument("stage")
-    p.add_argument("-n", type=int, default=5, help="how many records (default 5)")
+    p.add_argument("-n", type=positive_int, default=5, help="how many records (default 5)")
     p.add_argument("--rejected", action="store_true", help="show dropped records and reasons")
     p.set_defaults(func=cmd_show)
 
@@ -157,12 +166,7 @@ def _add_show(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
 def _add_stage(
     sub: argparse._SubParsersAction, common: argparse.ArgumentParser, spec: pl.StageSpec
 ) -> None:
-    example = f"wavecoder {spec.name} -i runs/tiny/<input> -o out/{spec.name} key=value"
-    if spec.name == "ingest":
-        example = (
-            "wavecoder ingest -i stdlib -o out/ingest\n  wavecoder ingest -i "
-            "python_train_0.jsonl.gz -i path/to/repo -o out/ingest"
-        )
+    example = STAGE_EXAMPLES.get(spec.name) or _default_example(spec)
     p = sub.add_parser(
         spec.name,
         help=spec.help,
@@ -176,11 +180,12 @@ def _add_stage(
     p.add_argument(
         "-i",
         "--input",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="INPUT",
-        help="an upstream stage folder (in the order the stage reads them), or NAME=DIR;"
-        " for ingest: source files, folders or 'stdlib'",
+        help="upstream stage folders (in the order the stage reads them), or NAME=DIR;"
+        " for ingest: source files, folders or 'stdlib' (-i A B or -i A -i B)",
     )
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
     p.add_argument("overrides", nargs="*", metavar="key=value")
@@ -195,6 +200,7 @@ def _add_stage(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    _check_stage_range(args.start, args.stop, args.force)
     rc = pl.load_run_config(args.config, args.overrides)
     pl.run_pipeline(
         rc, start=args.start, stop=args.stop, force=args.force, shard=args.shard, quiet=args.quiet
@@ -204,9 +210,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_stage_range(start: str | None, stop: str | None, force: Sequence[str]) -> None:
+    """Misspelt or reversed stage names are usage errors (exit 2), caught before any work."""
+    names = [spec.name for spec in pl.STAGES]
+    for flag, name in [("--from", start), ("--to", stop), *(("--force", f) for f in force)]:
+        if name is not None and name not in names:
+            raise cfgmod.ConfigError(f"{flag} {name}: not a stage; stages: {', '.join(names)}")
+    if start and stop and names.index(start) > names.index(stop):
+        raise cfgmod.ConfigError(
+            f"--from {start} comes after --to {stop} (stages run in the order {', '.join(names)})"
+        )
+
+
 def cmd_stage(args: argparse.Namespace) -> int:
     spec = pl.stage_spec(args.stage)
     module = pl.load_stage(spec)
+    if args.shard and not getattr(module, "SHARDABLE", True):
+        raise cfgmod.ConfigError(
+            f"--shard {args.shard.index}/{args.shard.count}: {spec.name} needs all records at "
+            "once and cannot be sharded; run it without --shard"
+        )
     data: dict[str, object] = {}
     if args.config:
         data = cfgmod.load_yaml(args.config).get(spec.name) or {}
@@ -215,16 +238,24 @@ def cmd_stage(args: argparse.Namespace) -> int:
     section = cfgmod.build(module.Config, data, where=spec.name)
     inputs, paths = _stage_inputs(spec, module.INPUTS, args.input)
     out = StageDir(args.output, shard=args.shard)
-    pl.run_stage(
-        spec,
-        section,
-        out,
-        inputs=inputs,
-        paths=paths,
-        seed=args.seed,
-        force=args.force,
-        quiet=args.quiet,
-    )
+    try:
+        pl.run_stage(
+            spec,
+            section,
+            out,
+            inputs=inputs,
+            paths=paths,
+            seed=args.seed,
+            force=args.force,
+            quiet=args.quiet,
+        )
+    except pl.StaleStageError as exc:
+        # the pipeline's advice names `--force STAGE`, which `wavecoder run` takes; this
+        # command's flag is a plain --force
+        what = str(exc).split("; rerun", 1)[0]
+        raise pl.StaleStageError(
+            f"{what}; rerun with --force to redo it, or restore the settings"
+        ) from None
     stats = out.read_json("stats") or {}
     if not args.quiet:
         print(f"{spec.name}: {_fmt_stats(stats)} -> {out.path}")
@@ -267,6 +298,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from wavecoder.show import show_stage
 
+    if not args.run_dir.is_dir():
+        raise cfgmod.ConfigError(f"{args.run_dir}: no such run directory")
+    names = [spec.name for spec in pl.STAGES]
+    if args.stage not in names:
+        raise cfgmod.ConfigError(f"{args.stage}: not a stage; stages: {', '.join(names)}")
     show_stage(args.run_dir, args.stage, n=args.n, rejected=args.rejected)
     return 0
 
@@ -286,29 +322,59 @@ def _fmt_stats(stats: dict[str, object]) -> str:
     return ", ".join(f"{k}={v}" for k, v in stats.items()) or "no stats"
 
 
-def _delegate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    module = importlib.import_module(args.delegate)
+def _delegate(command: str, argv: Sequence[str]) -> int:
+    """`wavecoder train|eval ...`: parsed by the subsystem's own parser, given all of argv (a
+    REMAINDER under the top parser would refuse any option before the first positional)."""
+    module = importlib.import_module(DELEGATED[command][0])
     sub = argparse.ArgumentParser(
-        prog=f"wavecoder {args.command}",
+        prog=f"wavecoder {command}",
         formatter_class=_formatter,
-        description=DELEGATED[args.command][1],
+        description=DELEGATED[command][1],
     )
     module.configure(sub)
     if "example" not in (sub.epilog or ""):
-        sub.epilog = f"{sub.epilog or ''}\n\nexample:\n  {EXAMPLES[args.command]}".lstrip()
-    rest = list(args.rest) + (["--help"] if args.help else [])
-    sub_args = sub.parse_args(rest)
-    sub_args.quiet = args.quiet or getattr(sub_args, "quiet", False)
-    return int(module.main(sub_args))
+        sub.epilog = f"{sub.epilog or ''}\n\nexample:\n  {EXAMPLES[command]}".lstrip()
+    args = _parse_with_overrides(sub, argv)
+    setup_logging(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
+    return int(module.main(args))
+
+
+def _parse_with_overrides(
+    parser: argparse.ArgumentParser, argv: Sequence[str], prefix: Sequence[str] = ()
+) -> argparse.Namespace:
+    """Parse `prefix + argv` with `key=value` overrides taken from anywhere in argv.
+
+    `parser` is the (sub)parser whose options argv holds; a stage name is never an override
+    (`-i dedup=DIR` names an input)."""
+    target = _subparser(parser, prefix[0]) if prefix else parser
+    keep = {spec.name for spec in pl.STAGES}
+    rest, overrides = split_overrides(target, argv, keep=keep)
+    args = parser.parse_args([*prefix, *rest])
+    if overrides and not hasattr(args, "overrides"):
+        parser.error(f"unrecognized arguments: {' '.join(overrides)}")
+    if hasattr(args, "overrides"):
+        args.overrides = [*overrides, *args.overrides]
+    return args
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            return action.choices[name]  # type: ignore[no-any-return]
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    setup_logging(quiet=args.quiet, verbose=args.verbose)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if getattr(args, "delegate", None):
-            return _delegate(parser, args)
+        if argv and argv[0] in DELEGATED:
+            return _delegate(argv[0], argv[1:])
+        parser = build_parser()
+        args = _parse_with_overrides(parser, argv[1:], prefix=argv[:1]) if argv else None
+        if args is None:
+            parser.parse_args(argv)  # prints usage and exits 2
+            return 2
+        setup_logging(quiet=args.quiet, verbose=args.verbose)
         return int(args.func(args))
     except (cfgmod.ConfigError, StoreError, FileNotFoundError) as exc:
         print(f"wavecoder: error: {exc}", file=sys.stderr)

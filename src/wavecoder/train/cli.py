@@ -48,7 +48,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read and tokenize the data, print the counts, do not train",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="warnings only, no progress bars (any library's)"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging, library logs too"
+    )
     parser.add_argument("overrides", nargs="*", metavar="key=value")
 
 
