@@ -38,6 +38,9 @@ class Config:
     min_code_lines: int = 0  # CodeSearchNet: 3
     drop_tests: bool = False
     drop_special: bool = False  # constructors and standard special methods
+    # SPDX ids to keep, e.g. [MIT, Apache-2.0, BSD-3-Clause]; empty: every licence. A record of
+    # unknown licence is kept only when the list names NOASSERTION.
+    licenses: tuple[str, ...] = ()
 
 
 def run(ctx: Any) -> dict[str, int | float | str]:

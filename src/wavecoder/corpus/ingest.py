@@ -35,13 +35,14 @@ from typing import Any
 
 from wavecoder.corpus import codesearchnet as csn
 from wavecoder.corpus import stdlib, trees
+from wavecoder.corpus.licenses import LicenseFinder
 from wavecoder.progress import track
 from wavecoder.records import Code, Rejected, normalize_language
 from wavecoder.store import Shard
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2  # 2: licence of the nearest licence file, files with parse errors named
 INPUTS: tuple[str, ...] = ()
 
 
@@ -125,7 +126,7 @@ def _read_source(source: str, state: _Run) -> Iterator[Code]:
             trees.repo_name(path),
             path,
             state,
-            license=trees.detect_license(path),
+            license=None,  # each file's nearest licence file
             exclude=cfg.exclude,
             require_docstring=cfg.require_docstring,
             source="tree",
@@ -205,13 +206,16 @@ def _read_tree(
     root: Path,
     state: _Run,
     *,
-    license: str,
+    license: str | None,
     exclude: Sequence[str],
     require_docstring: bool,
     source: str,
     only: str = "",
 ) -> Iterator[Code]:
+    """`license`: one for the whole tree (an installed package's metadata), or None to take
+    each file's nearest enclosing licence file."""
     cfg = state.cfg
+    finder = LicenseFinder(root) if license is None else None
     files: list[trees.SourceFile] = []
     for item in trees.walk_tree(root, exclude=exclude, languages=cfg.languages):
         if only and item.rel != only:
@@ -222,11 +226,11 @@ def _read_tree(
             state.counts[f"files.skipped.{item.reason}"] += 1
             state.rejected.append(trees.skip_record(item, repo))
         else:
-            files.append(item)
+            files.append(dataclasses.replace(item, license=finder.of(item.rel)) if finder else item)
     work = partial(
         trees.extract_file,
         repo=repo,
-        license=license,
+        license=license or "",
         source=source,
         max_bytes=cfg.max_file_bytes,
         require_docstring=require_docstring,
