@@ -33,6 +33,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from wavecoder.config import ConfigError
 from wavecoder.corpus import codesearchnet as csn
 from wavecoder.corpus import stdlib, trees
 from wavecoder.corpus.licenses import LicenseFinder
@@ -79,7 +80,10 @@ def run(ctx: Any) -> dict[str, int | float | str]:
     sources = [str(p) for p in ctx.paths] or list(cfg.sources)
     if not sources:
         raise ValueError("ingest: no sources; pass -i SOURCE or set ingest.sources")
-    written = ctx.out.write_records("records", _unique(_read_all(sources, state), state))
+    try:
+        written = ctx.out.write_records("records", _unique(_read_all(sources, state), state))
+    except csn.InputError as exc:  # strict=true: the first bad line, named, is the answer
+        raise ConfigError(f"ingest: {exc}; fix the line or set strict=false") from None
     state.rejected.sort(key=lambda r: (r.reason, r.id))
     ctx.out.write_rejected(state.rejected)
     stats: dict[str, int | float | str] = dict(sorted(state.counts.items()))
@@ -187,7 +191,14 @@ def _existing(text: str) -> Path:
 
 
 def _read_stdlib(state: _Run) -> Iterator[Code]:
-    roots = [stdlib.stdlib_root()] + [stdlib.package_root(p) for p in state.cfg.packages]
+    roots = [stdlib.stdlib_root()]
+    for name in state.cfg.packages:
+        try:
+            roots.append(stdlib.package_root(name))
+        except ValueError as exc:
+            raise ConfigError(
+                f"ingest.packages: {exc}; install it or take it out of the list"
+            ) from None
     for root in roots:
         yield from _read_tree(
             root.repo,
