@@ -22,7 +22,7 @@ from pathlib import Path
 from wavecoder import __version__
 from wavecoder import config as cfgmod
 from wavecoder import pipeline as pl
-from wavecoder.cliargs import positive_int, split_overrides
+from wavecoder.cliargs import parse_with_overrides, positive_int
 from wavecoder.progress import setup_logging
 from wavecoder.store import Shard, StageDir, StoreError
 
@@ -202,11 +202,13 @@ def _add_stage(
 def cmd_run(args: argparse.Namespace) -> int:
     _check_stage_range(args.start, args.stop, args.force)
     rc = pl.load_run_config(args.config, args.overrides)
-    pl.run_pipeline(
+    results = pl.run_pipeline(
         rc, start=args.start, stop=args.stop, force=args.force, shard=args.shard, quiet=args.quiet
     )
     if not args.quiet:
         print_status(rc.run_dir)
+    if "eval" in results:  # the scores are what the run was for: on screen, even with -q
+        print_eval_results(rc.run_dir)
     return 0
 
 
@@ -308,14 +310,20 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def print_status(run_dir: Path) -> None:
-    from wavecoder.show import status_rows
+    from wavecoder.show import status_rows, table
 
-    rows = status_rows(run_dir)
     header = ("stage", "state", "records", "rejected", "settings", "seconds", "finished")
-    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
     print(f"run {run_dir}")
-    for row in (header, *rows):
-        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    print(table([header, *status_rows(run_dir)]))
+
+
+def print_eval_results(run_dir: Path) -> None:
+    from wavecoder.show import eval_results, table
+
+    rows = eval_results(run_dir)
+    if rows:
+        print(f"eval results ({run_dir / 'eval'})")
+        print(table(rows))
 
 
 def _fmt_stats(stats: dict[str, object]) -> str:
@@ -334,34 +342,13 @@ def _delegate(command: str, argv: Sequence[str]) -> int:
     module.configure(sub)
     if "example" not in (sub.epilog or ""):
         sub.epilog = f"{sub.epilog or ''}\n\nexample:\n  {EXAMPLES[command]}".lstrip()
-    args = _parse_with_overrides(sub, argv)
+    args = parse_with_overrides(sub, argv, keep=_stage_names())
     setup_logging(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
     return int(module.main(args))
 
 
-def _parse_with_overrides(
-    parser: argparse.ArgumentParser, argv: Sequence[str], prefix: Sequence[str] = ()
-) -> argparse.Namespace:
-    """Parse `prefix + argv` with `key=value` overrides taken from anywhere in argv.
-
-    `parser` is the (sub)parser whose options argv holds; a stage name is never an override
-    (`-i dedup=DIR` names an input)."""
-    target = _subparser(parser, prefix[0]) if prefix else parser
-    keep = {spec.name for spec in pl.STAGES}
-    rest, overrides = split_overrides(target, argv, keep=keep)
-    args = parser.parse_args([*prefix, *rest])
-    if overrides and not hasattr(args, "overrides"):
-        parser.error(f"unrecognized arguments: {' '.join(overrides)}")
-    if hasattr(args, "overrides"):
-        args.overrides = [*overrides, *args.overrides]
-    return args
-
-
-def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
-            return action.choices[name]  # type: ignore[no-any-return]
-    return parser
+def _stage_names() -> set[str]:
+    return {spec.name for spec in pl.STAGES}  # `-i dedup=DIR` names an input, not an override
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -370,7 +357,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] in DELEGATED:
             return _delegate(argv[0], argv[1:])
         parser = build_parser()
-        args = _parse_with_overrides(parser, argv[1:], prefix=argv[:1]) if argv else None
+        args = (
+            parse_with_overrides(parser, argv[1:], prefix=argv[:1], keep=_stage_names())
+            if argv
+            else None
+        )
         if args is None:
             parser.parse_args(argv)  # prints usage and exits 2
             return 2

@@ -53,6 +53,34 @@ def split_overrides(
     return rest, overrides
 
 
+def parse_with_overrides(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str],
+    *,
+    prefix: Sequence[str] = (),
+    keep: Collection[str] = (),
+) -> argparse.Namespace:
+    """Parse `prefix + argv` with `key=value` overrides taken from anywhere in argv.
+
+    `prefix` selects the subcommand of `parser` whose options argv holds; names in `keep` are
+    never overrides."""
+    target = _subparser(parser, prefix[0]) if prefix else parser
+    rest, overrides = split_overrides(target, argv, keep=keep)
+    args = parser.parse_args([*prefix, *rest])
+    if overrides and not hasattr(args, "overrides"):
+        parser.error(f"unrecognized arguments: {' '.join(overrides)}")
+    if hasattr(args, "overrides"):
+        args.overrides = [*overrides, *args.overrides]
+    return args
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            return action.choices[name]  # type: ignore[no-any-return]
+    return parser
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1 (`-n 0` or `-n -1` is a usage error, exit 2)."""
     try:
