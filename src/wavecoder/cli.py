@@ -23,6 +23,7 @@ from wavecoder import __version__
 from wavecoder import config as cfgmod
 from wavecoder import pipeline as pl
 from wavecoder.cliargs import parse_with_overrides, positive_int
+from wavecoder.llm.base import LLMError
 from wavecoder.progress import setup_logging
 from wavecoder.store import Shard, StageDir, StoreError
 
@@ -205,6 +206,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = pl.run_pipeline(
         rc, start=args.start, stop=args.stop, force=args.force, shard=args.shard, quiet=args.quiet
     )
+    from wavecoder.show import print_eval_results, print_status
+
     if not args.quiet:
         print_status(rc.run_dir)
     if "eval" in results:  # the scores are what the run was for: on screen, even with -q
@@ -291,6 +294,8 @@ def _stage_inputs(
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from wavecoder.show import print_status
+
     if not args.run_dir.is_dir():
         raise cfgmod.ConfigError(f"{args.run_dir}: no such run directory")
     print_status(args.run_dir)
@@ -307,23 +312,6 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise cfgmod.ConfigError(f"{args.stage}: not a stage; stages: {', '.join(names)}")
     show_stage(args.run_dir, args.stage, n=args.n, rejected=args.rejected)
     return 0
-
-
-def print_status(run_dir: Path) -> None:
-    from wavecoder.show import status_rows, table
-
-    header = ("stage", "state", "records", "rejected", "settings", "seconds", "finished")
-    print(f"run {run_dir}")
-    print(table([header, *status_rows(run_dir)]))
-
-
-def print_eval_results(run_dir: Path) -> None:
-    from wavecoder.show import eval_results, table
-
-    rows = eval_results(run_dir)
-    if rows:
-        print(f"eval results ({run_dir / 'eval'})")
-        print(table(rows))
 
 
 def _fmt_stats(stats: dict[str, object]) -> str:
@@ -373,6 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except pl.PipelineError as exc:
         print(f"wavecoder: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except LLMError as exc:  # a budget on an unpriced model, a provider that keeps failing
+        print(f"wavecoder: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("wavecoder: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

@@ -76,6 +76,19 @@ def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
     return rows
 
 
+def print_status(run_dir: Path) -> None:
+    header = ("stage", "state", "records", "rejected", "settings", "seconds", "finished")
+    print(f"run {run_dir}")
+    print(table([header, *status_rows(run_dir)]))
+
+
+def print_eval_results(run_dir: Path) -> None:
+    rows = eval_results(run_dir)
+    if rows:
+        print(f"eval results ({run_dir / 'eval'})")
+        print(table(rows))
+
+
 def _output_count(sd: StageDir, done: dict[str, Any]) -> int:
     """What a stage wrote: records, else vectors (ids.txt), else its `out` stat, else its
     per-benchmark reports (eval)."""
