@@ -164,7 +164,8 @@ def help_commands(executable: str, env: dict[str, str]) -> tuple[list[str], list
     return paths, found
 
 
-def all_documented(root: Path, executable: str, env: dict[str, str]) -> list[Documented]:
+def page_commands(root: Path) -> list[Documented]:
+    """The commands of README.md, CONTRIBUTING.md, docs/*.md and configs/*.yaml (no process)."""
     docs = [root / "README.md", root / "CONTRIBUTING.md", *sorted((root / "docs").glob("*.md"))]
     found: list[Documented] = []
     for path in docs:
@@ -172,5 +173,4 @@ def all_documented(root: Path, executable: str, env: dict[str, str]) -> list[Doc
             found += markdown_commands(path, root)
     for path in sorted((root / "configs").glob("*.yaml")):
         found += config_commands(path, root)
-    found += help_commands(executable, env)[1]
     return found

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.doc_commands import Documented, all_documented
+from tests.helpers.doc_commands import Documented, help_commands, page_commands
 from tests.helpers.openai_server import OpenAIServer, Reply
 from tests.helpers.tiny_model import tiny_llama_dir
 
@@ -151,11 +151,13 @@ def _at_most(value: str, most: int) -> str:
     return str(min(int(value), most)) if value.isdigit() else value
 
 
-def _pages(documented: list[Documented]) -> dict[str, list[Documented]]:
+def _pages(
+    documented: list[Documented], seen: set[tuple[str, ...]] | None = None
+) -> dict[str, list[Documented]]:
     """Commands grouped by the page (file or --help) that shows them, in the page's order; a
     command shown on several pages runs on the first (a help epilog repeats the README)."""
     pages: dict[str, list[Documented]] = defaultdict(list)
-    seen: set[tuple[str, ...]] = set()
+    seen = set() if seen is None else seen
     for d in documented:
         if d.argv not in seen:
             seen.add(d.argv)
@@ -163,12 +165,8 @@ def _pages(documented: list[Documented]) -> dict[str, list[Documented]]:
     return dict(pages)
 
 
-def _documented() -> list[Documented]:
-    return all_documented(REPO, EXECUTABLE, _env(Path.home()))
-
-
-DOCUMENTED = _documented()
-PAGES = _pages(DOCUMENTED)
+FILE_COMMANDS = page_commands(REPO)
+PAGES = _pages(FILE_COMMANDS)
 
 
 @pytest.fixture(scope="module")
@@ -193,27 +191,16 @@ def _verdict(proc: subprocess.CompletedProcess[str]) -> str | None:
     return f"exit {proc.returncode} without a one-line error"
 
 
-def test_examples_are_found() -> None:
-    """The walk finds the examples of every page kind (a broken finder would test nothing)."""
-    sources = {d.source for d in DOCUMENTED}
-    assert any(s.startswith("README.md") for s in sources)
-    for command in ("eval score", "eval generate", "eval selftest", "run", "train", "select"):
-        assert f"wavecoder {command} --help" in sources, f"`{command} --help` shows no example"
-
-
-@pytest.mark.parametrize("page", sorted(PAGES))
-def test_documented_commands_run(
-    page: str, template: Path, server: OpenAIServer, tmp_path: Path
-) -> None:
+def _run_page(docs: list[Documented], template: Path, url: str, tmp_path: Path) -> list[str]:
+    """Run one page's commands in order in a fresh copy of the workspace; the failures."""
     ws = tmp_path / "ws"
     shutil.copytree(template, ws, symlinks=True)
-    if BENCHMARKS.is_dir():  # examples say ../shared/data/benchmarks, as from a checkout
+    if BENCHMARKS.is_dir() and not (tmp_path / "shared").exists():  # ../shared/data/benchmarks
         (tmp_path / "shared" / "data").mkdir(parents=True)
         (tmp_path / "shared" / "data" / "benchmarks").symlink_to(BENCHMARKS)
     failures = []
-    ran_ok = 0
-    for doc in PAGES[page]:
-        argv = fast(doc.argv, ws, server.url)
+    for doc in docs:
+        argv = fast(doc.argv, ws, url)
         start = time.monotonic()
         proc = _run(argv, ws)
         why = _verdict(proc)
@@ -222,8 +209,36 @@ def test_documented_commands_run(
         last = proc.stderr.strip().splitlines()[-1:] if proc.returncode else []
         seconds = time.monotonic() - start
         print(f"{seconds:5.1f}s exit {proc.returncode} {doc.source}: {doc.text} {last}")
-        ran_ok += proc.returncode == 0
         if why:
             tail = "\n    ".join(proc.stderr.strip().splitlines()[-6:])
             failures.append(f"{doc.source}: {doc.text}\n  ran: {argv}\n  {why}:\n    {tail}")
+    shutil.rmtree(ws)
+    return failures
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_documented_commands_run(
+    page: str, template: Path, server: OpenAIServer, tmp_path: Path
+) -> None:
+    failures = _run_page(PAGES[page], template, server.url, tmp_path)
+    assert not failures, "\n".join(failures)
+
+
+def test_help_examples_run(template: Path, server: OpenAIServer, tmp_path: Path) -> None:
+    """Every --help reachable from `wavecoder --help` (new commands included) and its examples;
+    those a page above already ran are not run again."""
+    paths, found = help_commands(EXECUTABLE, _env(Path.home()))
+    sources = {d.source for d in found}
+    for command in ("eval score", "eval generate", "eval selftest", "run", "train", "select"):
+        assert command in paths
+        assert f"wavecoder {command} --help" in sources, f"`{command} --help` shows no example"
+    for command in paths:
+        assert f"wavecoder {command} --help".replace("  ", " ") in sources or command in (
+            "",
+            "eval",
+        ), f"`wavecoder {command} --help` shows no example"
+    pages = _pages(found, seen={d.argv for d in FILE_COMMANDS})
+    failures = []
+    for i, (_, docs) in enumerate(sorted(pages.items())):
+        failures += _run_page(docs, template, server.url, tmp_path / str(i))
     assert not failures, "\n".join(failures)
