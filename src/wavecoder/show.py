@@ -181,7 +181,13 @@ _MAX_CODE_LINES = 40
 
 
 def _pointers(obj: dict[str, Any]) -> list[str]:
+    if _is_code(obj):  # a Code record shows its code itself; its id points at an older copy
+        return []
     return [v for k, v in obj.items() if _POINTER.match(k) and isinstance(v, str) and v]
+
+
+def _is_code(obj: dict[str, Any]) -> bool:
+    return "code" in obj and "language" in obj
 
 
 def _resolve(run_dir: Path, stage: str, shown: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -223,7 +229,7 @@ def _pointed_at(
         target = targets.get(ref)
         if target is None or target is obj or depth > 2:
             continue
-        if "code" in target and "language" in target:
+        if _is_code(target):
             lines += _code_lines(target)
         else:
             lines += _pointed_at(target, targets, depth=depth + 1)

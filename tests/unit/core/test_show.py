@@ -59,6 +59,9 @@ def test_records_pointing_at_records_show_the_code_they_lead_to(
     assert cli.main(["show", str(run), "filter", "--rejected"]) == 0
     out = capsys.readouterr().out
     assert "too_short" in out and "code: python beta in acme/w/pkg/beta.py:3-4" in out
+    assert cli.main(["show", str(run), "filter"]) == 0  # Code records show their own code once
+    out = capsys.readouterr().out
+    assert "def alpha" in out and "code: python alpha in" not in out
 
     # a later stage's records: an example points at code, a verdict at the example
     (run / "train").mkdir()
