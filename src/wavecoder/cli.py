@@ -6,6 +6,7 @@
     wavecoder STAGE -i INPUT... -o OUTDIR [key=value ...] [--shard i/n]
     wavecoder train ... / wavecoder eval ...   (their own shapes; see their --help)
 
+Options and `key=value` overrides come in any order, for every command (`wavecoder.cliargs`).
 Exit codes: 0 success, 1 a stage failed, 2 bad usage, config or input, 3 a finished stage is stale
 (rerun with --force), 130 interrupted. Not here: any stage's logic.
 """
