@@ -60,6 +60,9 @@ STAGE_EXAMPLES = {
     "dedup": "wavecoder dedup -i runs/tiny/filter -o out/dedup threshold=0.9",
     "embed": "wavecoder embed -i runs/tiny/dedup -o out/embed embedder.backend=hashing",
     "select": "wavecoder select -i runs/tiny/dedup runs/tiny/embed -o out/select budget=50",
+    # four inputs, in the order the stage reads them
+    "export": "wavecoder export -i runs/tiny/dedup runs/tiny/select runs/tiny/generate "
+    "runs/tiny/judge -o out/export",
 }
 
 
@@ -341,20 +344,18 @@ def _stage_names() -> set[str]:
     return {spec.name for spec in pl.STAGES}  # `-i dedup=DIR` names an input, not an override
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The top parser's reading of argv, `key=value` overrides taken from anywhere in it."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return parse_with_overrides(parser, argv[1:], prefix=argv[:1], keep=_stage_names())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in DELEGATED:
             return _delegate(argv[0], argv[1:])
-        parser = build_parser()
-        args = (
-            parse_with_overrides(parser, argv[1:], prefix=argv[:1], keep=_stage_names())
-            if argv
-            else None
-        )
-        if args is None:
-            parser.parse_args(argv)  # prints usage and exits 2
-            return 2
+        args = parse(build_parser(), argv)
         setup_logging(quiet=args.quiet, verbose=args.verbose)
         return int(args.func(args))
     except (cfgmod.ConfigError, StoreError, FileNotFoundError) as exc:

@@ -35,7 +35,7 @@ def _settings(
         section = cfgmod.build(module.Config, saved.get(spec.name) or {}, where=spec.name)
     except (pl.PipelineError, cfgmod.ConfigError) as exc:
         return f"unreadable: {exc}"
-    inputs = {name: store.stage(name) for name in module.INPUTS}
+    inputs = {name: store.stage(name) for name in pl.stage_inputs(module, section)}
     new = pl.fingerprint_record(spec, module, section, int(saved.get("seed", 42)), inputs)
     if new["fingerprint"] == old["fingerprint"]:
         return "match"
@@ -148,6 +148,11 @@ def show_stage(run_dir: Path, stage: str, *, n: int = 5, rejected: bool = False)
     """Print the first `n` records (or rejected records) of a stage, one block each."""
     pl.stage_spec(stage)  # a clear error for a misspelt stage
     sd = RunStore(run_dir).stage(stage)
+    if stage == "export" and not rejected:  # instances with their lineage and verdicts
+        from wavecoder.instruct.export_show import show
+
+        if show(sd, n):
+            return
     name = "rejected" if rejected else "records"
     parts = sd.parts(name)
     if not parts:

@@ -83,7 +83,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(REPO / "configs", ws / "configs")
     for name in ("data.jsonl", "codeocean.jsonl"):
         (ws / name).write_text("".join(json.dumps(r) + "\n" for r in ALPACA))
-    samples = [{"task_id": f"HumanEval/{i}", "completion": "    return None\n"} for i in (0, 1)]
+    samples = [{"task_id": f"HumanEval/{i}", "completion": "    return None\n"} for i in range(164)]
     (ws / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
     _csn_file(ws / "python_train_0.jsonl.gz")
     shutil.copytree(TREE, ws / "path" / "to" / "repo")
