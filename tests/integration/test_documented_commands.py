@@ -97,6 +97,10 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     proc = _run(["run", "configs/tiny.yaml", "-q"], ws)
     assert proc.returncode == 0, proc.stderr
+    # CONFIG in a page: a user's experiment, with instruction data to train on
+    experiment = tiny.read_text().replace("run_dir: runs/tiny", "run_dir: runs/experiment")
+    experiment += "\ntrain:\n  data: [data.jsonl]\n  base_model: tiny_model\n  recipe: tiny-cpu\n"
+    (ws / "configs" / "experiment.yaml").write_text(experiment)
     shutil.copytree(ws / "runs" / "tiny" / "dedup", ws / "runs" / "x" / "dedup")  # docs/selection
     (ws / "tiny_model").symlink_to(tiny_llama_dir(tmp_path_factory))
     return ws
@@ -114,7 +118,7 @@ def _run(argv: list[str], ws: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-PLACEHOLDERS = {"CONFIG": "configs/tiny.yaml"}
+PLACEHOLDERS = {"CONFIG": "configs/experiment.yaml", "RUN": "runs/tiny"}
 
 
 def fast(argv: tuple[str, ...], ws: Path, url: str) -> list[str]:
