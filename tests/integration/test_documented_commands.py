@@ -85,6 +85,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (ws / name).write_text("".join(json.dumps(r) + "\n" for r in ALPACA))
     samples = [{"task_id": f"HumanEval/{i}", "completion": "    return None\n"} for i in range(164)]
     (ws / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+    # the bigcode harness's generations.json for MBPP's 500 test problems, in order
+    (ws / "generations.json").write_text(json.dumps([["def f():\n    return None\n"]] * 500))
     _csn_file(ws / "python_train_0.jsonl.gz")
     shutil.copytree(TREE, ws / "path" / "to" / "repo")
     shutil.copytree(TREE, ws / "home" / "src" / "some-checkout")
