@@ -266,7 +266,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
         raise pl.StaleStageError(
             f"{what}; rerun with --force to redo it, or restore the settings"
         ) from None
-    stats = out.read_json("stats") or {}
+    stats = out.read_json("stats") or pl.stage_stats(out)
     if not args.quiet:
         print(f"{spec.name}: {_fmt_stats(stats)} -> {out.path}")
     return 0

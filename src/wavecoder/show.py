@@ -19,7 +19,7 @@ from typing import Any
 
 from wavecoder import config as cfgmod
 from wavecoder import pipeline as pl
-from wavecoder.store import RunStore, StageDir, read_jsonl
+from wavecoder.store import RunStore, Shard, StageDir, read_jsonl
 
 
 def _settings(
@@ -42,6 +42,19 @@ def _settings(
     return f"stale ({pl.describe_change(old, new)})"
 
 
+def _shards_done(sd: StageDir) -> dict[str, Any]:
+    """Seconds summed and the last finish time over a sharded stage's finished shards."""
+    count = (sd.layout() if sd.path.is_dir() else None) or 0
+    marks = [sd.with_shard(Shard(i, count)).read_json("done") for i in range(count)]
+    marks = [m for m in marks if m]
+    if not marks:
+        return {}
+    return {
+        "seconds": sum(float(m.get("seconds", 0.0)) for m in marks),
+        "finished_at": max(str(m.get("finished_at", "")) for m in marks),
+    }
+
+
 def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
     """One row per pipeline stage: state, counts, fingerprint check, seconds, finish time."""
     store = RunStore(run_dir)
@@ -59,7 +72,7 @@ def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
             state = f"pending (after stop_after: {stop})"
         if missing:
             state = f"{state} (shards {','.join(map(str, missing))} missing)"
-        done = sd.read_json("done", sharded=False) or {}
+        done = sd.read_json("done", sharded=False) or _shards_done(sd)
         records = _output_count(sd, done)
         rejected = sd.count_records("rejected") if sd.path.exists() else 0
         rows.append(

@@ -182,8 +182,11 @@ class OpenAIBackend:
                 task.add_done_callback(finished)
             await asyncio.gather(*tasks, return_exceptions=True)
         except asyncio.CancelledError:
+            # Interrupted (Ctrl-C): cancel the requests in flight and wait until they are gone,
+            # so none is left pending to fail later against closed clients and a closed cache.
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             raise
         if failures:
             raise failures[0]

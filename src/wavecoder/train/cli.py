@@ -60,6 +60,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.recipe, list(args.overrides))
+        from wavecoder.preflight import check_data, check_model
+
+        check_data(args.input, key="-i")  # before any reading, tokenizing or downloading
+        check_model(args.base_model, key="--base-model")
         if args.prepare_only:
             print(json.dumps(_prepare(args, cfg), indent=2))
             return 0
@@ -83,6 +87,12 @@ def main(args: argparse.Namespace) -> int:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"wavecoder train: error: --base-model {args.base_model}: {first}", file=sys.stderr)
         return 2
+    if summary.get("already_done"):
+        print(
+            f"wavecoder train: {args.output} already holds this finished run (global_step "
+            f"{summary.get('global_step')}); nothing to do (--restart trains again)",
+            file=sys.stderr,
+        )
     keys = ("global_step", "final_loss", "saved", "examples")
     print(json.dumps({k: summary[k] for k in keys}, indent=2))
     return 0
