@@ -44,7 +44,8 @@ EXAMPLES = {
     "run": "wavecoder run configs/tiny.yaml\n  wavecoder run configs/tiny.yaml --force select "
     "select.budget=50",
     "status": "wavecoder status runs/tiny",
-    "show": "wavecoder show runs/tiny filter -n 3 --rejected",
+    "show": "wavecoder show runs/tiny judge -n 3\n"
+    "  wavecoder show runs/tiny filter -n 3 --rejected",
     "train": "wavecoder train -i data.jsonl -o runs/ds --base-model "
     "deepseek-ai/deepseek-coder-6.7b-base --recipe paper-deepseek-6.7b",
     "eval": "wavecoder eval score --benchmark humaneval --samples samples.jsonl "
@@ -63,6 +64,10 @@ STAGE_EXAMPLES = {
     # four inputs, in the order the stage reads them
     "export": "wavecoder export -i runs/tiny/dedup runs/tiny/select runs/tiny/generate "
     "runs/tiny/judge -o out/export",
+    "generate": "wavecoder generate -i runs/tiny/select -i runs/tiny/dedup -o out/generate "
+    "rounds=1 llm.base_url=http://localhost:8000/v1 llm.model=M",
+    "judge": "wavecoder judge -i out/generate -i runs/tiny/dedup -o out/judge "
+    "llm.base_url=http://localhost:8000/v1 llm.model=M",
 }
 
 

@@ -260,10 +260,14 @@ def _deep_copy(data: Any) -> Any:
 
 
 def diff_keys(old: Any, new: Any, where: str = "") -> list[str]:
-    """Dotted keys whose values differ between two plain-data configs."""
+    """Dotted keys whose values differ between two plain-data configs (a key only one side has
+    counts, even when its value is null: a setting added to a stage since it ran)."""
     if isinstance(old, dict) and isinstance(new, dict):
         keys: list[str] = []
         for k in sorted(set(old) | set(new)):
+            if (k in old) != (k in new):
+                keys.append(_join(where, str(k)))
+                continue
             keys += diff_keys(old.get(k), new.get(k), _join(where, str(k)))
         return keys
     return [] if old == new else [where or "(all)"]

@@ -14,6 +14,13 @@ stage (imported only when used, so `import wavecoder` stays light). A stage modu
     MISSING_INPUT_HINT (opt.)   what else to do when an input has not run (a setting)
     preflight(cfg) (optional)   raises ConfigError on what must be fixed before the run starts
                                 (consent, missing data): checked for every stage to run first
+    fingerprint_config(cfg) (optional)  the part of its section the fingerprint hashes
+    defer(cfg, inputs=, seed=, sections=) (optional)  a message when the stage cannot run yet
+                                (no LLM endpoint configured): the run prints it and stops
+                                there cleanly (exit 0), leaving the stage pending
+    PAIRED_WITH: str (optional) the next stage, run together with this one round by round by
+                                `run_pair(ctx, next_ctx) -> (stats, next_stats)` (generate and
+                                judge feed each other); its config is part of this fingerprint
 
 Sharding (`--shard i/n`, contract in `wavecoder.store`): a shard of a stage gets its inputs as
 that shard (exactly its records), is done when its marker is, and a stage is done only when all
@@ -80,7 +87,16 @@ STAGES: tuple[StageSpec, ...] = (
         "wavecoder.corpus.select",
         "pick a maximally diverse coreset with exact k-center greedy",
     ),
-    # generate -> judge (the instruct helper's lines) come here, before export
+    StageSpec(
+        "generate",
+        "wavecoder.instruct.generate",
+        "write instruction cases from the coreset with the LLM generator (4 tasks, few-shot)",
+    ),
+    StageSpec(
+        "judge",
+        "wavecoder.instruct.judge",
+        "check each case rule by rule with the LLM discriminator; feed the example pools",
+    ),
     StageSpec(
         "export",
         "wavecoder.instruct.export",
@@ -248,9 +264,11 @@ def fingerprint_record(
     inputs: dict[str, StageDir],
     *,
     known: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The stage's fingerprint; upstream fingerprints come from disk unless `known` (a plan
-    of stages about to run) gives them."""
+    of stages about to run) gives them. `extra`: other sections its output depends on, as
+    fingerprint data (`paired_sections`)."""
     upstream = {}
     for name, sd in sorted(inputs.items()):
         if known and name in known:
@@ -262,10 +280,26 @@ def fingerprint_record(
         "stage": spec.name,
         "version": int(module.VERSION),
         "seed": seed,
-        "config": {spec.name: fingerprinted(section)},
+        "config": {spec.name: section_data(module, section), **(extra or {})},
         "inputs": upstream,
     }
     return {"fingerprint": stable_hash(body, length=20), **body}
+
+
+def section_data(module: ModuleType, section: Any) -> Any:
+    """What of a section the fingerprint hashes: the module's `fingerprint_config(section)`
+    (LLM stages leave out endpoints and budgets), else `fingerprinted(section)`."""
+    custom = getattr(module, "fingerprint_config", None)
+    return custom(section) if custom is not None else fingerprinted(section)
+
+
+def paired_sections(module: ModuleType, sections: dict[str, Any]) -> dict[str, Any] | None:
+    """The paired stage's section as fingerprint data: part of a PAIRED_WITH stage's
+    fingerprint in a run (its verdicts shape the prompts of later rounds)."""
+    paired = getattr(module, "PAIRED_WITH", None)
+    if not paired or paired not in sections:
+        return None
+    return {paired: section_data(load_stage(stage_spec(paired)), sections[paired])}
 
 
 def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -300,8 +334,10 @@ def run_stage(
     force: bool = False,
     quiet: bool = False,
     round: int = 0,
+    extra: dict[str, Any] | None = None,
 ) -> Stats | None:
     """Run one stage into `out` unless it is already done; returns its stats (None if skipped).
+    `extra`: other sections its output depends on (`paired_sections`).
 
     An unsharded run into a folder that holds shard parts finishes the missing shards (with the
     same shard count) instead of writing unsharded files beside them.
@@ -312,10 +348,10 @@ def run_stage(
     count = None if force else out.layout()
     if out.shard is None and count:
         return _run_shards(spec, section, out, count, inputs=inputs, paths=paths, seed=seed,
-                           quiet=quiet, round=round)  # fmt: skip
+                           quiet=quiet, round=round, extra=extra)  # fmt: skip
     inputs = {name: sd.with_shard(out.shard) for name, sd in inputs.items()}  # read as this shard
     _check_inputs(spec, inputs, out.shard)
-    fp = fingerprint_record(spec, module, section, seed, inputs)
+    fp = fingerprint_record(spec, module, section, seed, inputs, extra=extra)
     if not _prepare_out(spec, out, fp, force=force, count=count):
         log.info("%s: done already, skipped", spec.name)
         return None
@@ -355,11 +391,16 @@ def _prepare_out(
 
 def _execute(module: ModuleType, ctx: StageContext, fp: dict[str, Any]) -> Stats:
     """Run the stage, then write its stats and (last) its done marker."""
-    out = ctx.out
-    where = f"{ctx.name} shard {out.shard}" if out.shard else ctx.name
+    where = f"{ctx.name} shard {ctx.out.shard}" if ctx.out.shard else ctx.name
     log.info("%s: running", where)
     start = time.monotonic()
     stats = dict(module.run(ctx) or {})
+    return _finish(ctx, fp, stats, start)
+
+
+def _finish(ctx: StageContext, fp: dict[str, Any], stats: Stats, start: float) -> Stats:
+    out = ctx.out
+    where = f"{ctx.name} shard {out.shard}" if out.shard else ctx.name
     seconds = round_(time.monotonic() - start)
     out.write_json("stats", stats)
     out.mark_done(
@@ -385,12 +426,15 @@ def _stale(spec: StageSpec, out: StageDir, old: dict[str, Any], new: dict[str, A
     )
 
 
-def _check_inputs(spec: StageSpec, inputs: dict[str, StageDir], shard: Shard | None) -> None:
+def _check_inputs(
+    spec: StageSpec, inputs: dict[str, StageDir], shard: Shard | None, running: Sequence[str] = ()
+) -> None:
     """Every input must be finished; a shard of a stage reading an upstream stage sharded the
-    same way needs only its own upstream part (that is all it reads)."""
+    same way needs only its own upstream part (that is all it reads). `running`: inputs that
+    run together with this stage (a pair), unfinished by design."""
     for name, sd in inputs.items():
         state, missing = sd.completion()
-        if state == "done":
+        if state == "done" or name in running:
             continue
         if shard and sd.layout() == shard.count and shard.index not in missing:
             continue
@@ -455,6 +499,64 @@ def stage_stats(sd: StageDir) -> Stats:
     return sum_stats([p for p in parts if p])
 
 
+def run_paired(
+    first: StageSpec,
+    second: StageSpec,
+    rc: RunConfig,
+    store: RunStore,
+    *,
+    forced: set[str],
+    quiet: bool = False,
+) -> dict[str, Stats | None]:
+    """Two stages that feed each other (generate and judge), run together by the first's
+    `run_pair`; if the first is finished already, the second runs on its own."""
+    m1, m2 = load_stage(first), load_stage(second)
+    s1, s2 = rc.sections[first.name], rc.sections[second.name]
+    out1, out2 = store.stage(first.name), store.stage(second.name)
+    in1 = {n: sd.with_shard(out1.shard) for n, sd in
+           ((n, store.stage(n)) for n in stage_inputs(m1, s1))}  # fmt: skip
+    in2 = {n: sd.with_shard(out2.shard) for n, sd in
+           ((n, store.stage(n)) for n in stage_inputs(m2, s2))}  # fmt: skip
+    extra = paired_sections(m1, rc.sections)
+    force1, force2 = first.name in forced, second.name in forced
+    _check_inputs(first, in1, out1.shard)
+    fp1 = fingerprint_record(first, m1, s1, rc.seed, in1, extra=extra)
+    if not _prepare_out(first, out1, fp1, force=force1, count=None if force1 else out1.layout()):
+        stats2 = run_stage(second, s2, out2, inputs=in2, seed=rc.seed, force=force2, quiet=quiet)
+        return {first.name: None, second.name: stats2}
+    _check_inputs(second, in2, out2.shard, running=(first.name,))
+    fp2 = fingerprint_record(second, m2, s2, rc.seed, in2)
+    force2 = force1 or second.name in forced
+    if not _prepare_out(second, out2, fp2, force=force2, count=None if force2 else out2.layout()):
+        _prepare_out(second, out2, fp2, force=True, count=None)  # done alone before: redo it
+    ctxs = [
+        StageContext(name=spec.name, cfg=sec, out=out, inputs=inp, shard=out.shard,
+                     seed=rc.seed, quiet=quiet)
+        for spec, sec, out, inp in ((first, s1, out1, in1), (second, s2, out2, in2))
+    ]  # fmt: skip
+    log.info("%s + %s: running", first.name, second.name)
+    start = time.monotonic()
+    stats1, stats2 = m1.run_pair(*ctxs)
+    return {
+        first.name: _finish(ctxs[0], fp1, dict(stats1), start),
+        second.name: _finish(ctxs[1], fp2, dict(stats2), start),
+    }
+
+
+def _deferred(
+    module: ModuleType, spec: StageSpec, rc: RunConfig, inputs: dict[str, StageDir], out: StageDir
+) -> bool:
+    """Print the stage's `defer` message and say so when the stage cannot run yet."""
+    defer = getattr(module, "defer", None)
+    if defer is None or out.is_done():
+        return False
+    note = defer(rc.sections[spec.name], inputs=inputs, seed=rc.seed, sections=rc.sections)
+    if note:
+        print(note)
+        log.info("%s: not run (%s); the run stops here", spec.name, note.splitlines()[-1])
+    return bool(note)
+
+
 def round_(x: float) -> float:
     return float(f"{x:.3f}")
 
@@ -510,10 +612,23 @@ def run_pipeline(
     rc.run_dir.mkdir(parents=True, exist_ok=True)
     _save_config(rc)
     results: dict[str, Stats | None] = {}
-    for spec in todo:
+    for i, spec in enumerate(todo):
+        if spec.name in results:
+            continue  # ran with the stage before it (a pair)
         module = load_stage(spec)
         section = rc.sections[spec.name]
         inputs = {name: store.stage(name) for name in stage_inputs(module, section)}
+        if _deferred(module, spec, rc, inputs, store.stage(spec.name)):
+            break
+        paired = getattr(module, "PAIRED_WITH", None)
+        if paired and i + 1 < len(todo) and todo[i + 1].name == paired:
+            nxt = todo[i + 1]
+            m2 = load_stage(nxt)
+            in2 = {name: store.stage(name) for name in stage_inputs(m2, rc.sections[nxt.name])}
+            if _deferred(m2, nxt, rc, in2, store.stage(nxt.name)):
+                break
+            results.update(run_paired(spec, nxt, rc, store, forced=forced, quiet=quiet))
+            continue
         results[spec.name] = run_stage(
             spec,
             section,
@@ -522,6 +637,7 @@ def run_pipeline(
             seed=rc.seed,
             force=spec.name in forced,
             quiet=quiet,
+            extra=paired_sections(module, rc.sections),
         )
     if shard and later:
         log.warning("%s needs every shard's records: run it without --shard once all %d "
@@ -561,7 +677,8 @@ def check_plan(todo: Sequence[StageSpec], rc: RunConfig, store: RunStore, forced
         out = store.stage(spec.name)
         section = rc.sections[spec.name]
         inputs = {name: store.stage(name) for name in stage_inputs(module, section)}
-        fp = fingerprint_record(spec, module, section, rc.seed, inputs, known=known)
+        extra = paired_sections(module, rc.sections)
+        fp = fingerprint_record(spec, module, section, rc.seed, inputs, known=known, extra=extra)
         known[spec.name] = fp["fingerprint"]
         old = out.read_json("fingerprint", sharded=False)
         if spec.name not in forced and old and old["fingerprint"] != fp["fingerprint"]:

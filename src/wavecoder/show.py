@@ -36,7 +36,15 @@ def _settings(
     except (pl.PipelineError, cfgmod.ConfigError) as exc:
         return f"unreadable: {exc}"
     inputs = {name: store.stage(name) for name in pl.stage_inputs(module, section)}
-    new = pl.fingerprint_record(spec, module, section, int(saved.get("seed", 42)), inputs)
+    extra = None
+    paired = getattr(module, "PAIRED_WITH", None)
+    if paired:
+        sec = cfgmod.build(pl.load_stage(pl.stage_spec(paired)).Config, saved.get(paired) or {},
+                           where=paired)  # fmt: skip
+        extra = pl.paired_sections(module, {paired: sec})
+    new = pl.fingerprint_record(
+        spec, module, section, int(saved.get("seed", 42)), inputs, extra=extra
+    )
     if new["fingerprint"] == old["fingerprint"]:
         return "match"
     return f"stale ({pl.describe_change(old, new)})"
@@ -93,6 +101,10 @@ def print_status(run_dir: Path) -> None:
     header = ("stage", "state", "records", "rejected", "settings", "seconds", "finished")
     print(f"run {run_dir}")
     print(table([header, *status_rows(run_dir)]))
+    from wavecoder.instruct.inspect import funnel_lines
+
+    for line in funnel_lines(run_dir):
+        print(line)
 
 
 def print_eval_results(run_dir: Path) -> None:
@@ -160,6 +172,12 @@ def _render(obj: dict[str, Any]) -> str:
 def show_stage(run_dir: Path, stage: str, *, n: int = 5, rejected: bool = False) -> None:
     """Print the first `n` records (or rejected records) of a stage, one block each."""
     pl.stage_spec(stage)  # a clear error for a misspelt stage
+    if stage in ("generate", "judge") and not rejected:
+        from wavecoder.instruct.inspect import funnel_lines, show_cases
+
+        if show_cases(run_dir, stage, n=n):
+            print("\n".join(funnel_lines(run_dir)))
+            return
     sd = RunStore(run_dir).stage(stage)
     if stage == "export" and not rejected:  # instances with their lineage and verdicts
         from wavecoder.instruct.export_show import show

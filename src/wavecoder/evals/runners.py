@@ -65,6 +65,8 @@ def judge(language: str, result: JobResult) -> Verdict:
     status: OutcomeStatus
     if last.status == "timeout":
         status = "timeout"
+    elif last.status == "error":  # the sandbox could not run it: infrastructure, not a verdict
+        status = "error"
     elif result.ok and not (language == "javascript" and last.stderr.strip()):
         status = "pass"
     else:

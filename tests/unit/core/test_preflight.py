@@ -145,7 +145,7 @@ def test_force_of_a_stage_the_run_does_not_visit_is_an_error(
     argv = ["run", str(TINY), f"run_dir={tmp_path / 'run'}", "--force", "train"]
     code, err = _run(argv, capsys)
     assert code == 2
-    assert "--force train: train is not among the stages" in err and "stop_after: select" in err
+    assert "--force train: train is not among the stages" in err and "stop_after: export" in err
     assert not (tmp_path / "run").exists()
 
 
