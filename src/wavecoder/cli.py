@@ -6,6 +6,7 @@
     wavecoder STAGE -i INPUT... -o OUTDIR [key=value ...] [--shard i/n]
     wavecoder train ... / wavecoder eval ...   (their own shapes; see their --help)
 
+Options and `key=value` overrides come in any order, for every command (`wavecoder.cliargs`).
 Exit codes: 0 success, 1 a stage failed, 2 bad usage, config or input, 3 a finished stage is stale
 (rerun with --force), 130 interrupted. Not here: any stage's logic.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +24,8 @@ from pathlib import Path
 from wavecoder import __version__
 from wavecoder import config as cfgmod
 from wavecoder import pipeline as pl
+from wavecoder.cliargs import parse_with_overrides, positive_int
+from wavecoder.llm.base import LLMError
 from wavecoder.progress import setup_logging
 from wavecoder.store import Shard, StageDir, StoreError
 
@@ -53,12 +57,32 @@ EXAMPLES = {
 }
 
 
+# Every example runs in tests/integration/test_documented_commands.py (after `make demo`'s run).
 STAGE_EXAMPLES = {
+    "ingest": "wavecoder ingest -i stdlib -o out/ingest\n  wavecoder ingest -i "
+    "python_train_0.jsonl.gz -i path/to/repo -o out/ingest",
+    "filter": "wavecoder filter -i runs/tiny/ingest -o out/filter max_chars=1000",
+    "dedup": "wavecoder dedup -i runs/tiny/filter -o out/dedup threshold=0.9",
+    "embed": "wavecoder embed -i runs/tiny/dedup -o out/embed embedder.backend=hashing",
+    "select": "wavecoder select -i runs/tiny/dedup runs/tiny/embed -o out/select budget=50",
+    # five inputs, in the order the stage reads them
+    "export": "wavecoder export "
+    + " ".join(
+        f"-i runs/tiny/{n}" for n in ("dedup", "select", "generate", "judge", "decontaminate")
+    )
+    + " -o out/export",
     "generate": "wavecoder generate -i runs/tiny/select -i runs/tiny/dedup -o out/generate "
     "rounds=1 llm.base_url=http://localhost:8000/v1 llm.model=M",
     "judge": "wavecoder judge -i out/generate -i runs/tiny/dedup -o out/judge "
     "llm.base_url=http://localhost:8000/v1 llm.model=M",
 }
+
+
+def _default_example(spec: pl.StageSpec) -> str:
+    """A stage without an example of its own reads the run folder of the stage before it."""
+    names = [s.name for s in pl.STAGES]
+    before = names[names.index(spec.name) - 1] if names.index(spec.name) else "ingest"
+    return f"wavecoder {spec.name} -i runs/tiny/{before} -o out/{spec.name}"
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
@@ -86,18 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     for spec in pl.STAGES:
         if spec.name not in DELEGATED:  # train and eval keep the command shapes of their own
             _add_stage(sub, common, spec)
-    for name, (module, help_) in DELEGATED.items():
-        p = sub.add_parser(
-            name,
-            help=help_,
-            parents=[common],
-            formatter_class=_formatter,
-            description=help_,
-            add_help=False,
-        )
-        p.add_argument("-h", "--help", action="store_true", help="show this help message")
-        p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        p.set_defaults(delegate=module)
+    for name, (_, help_) in DELEGATED.items():
+        sub.add_parser(name, help=help_)  # listed here; main() hands their argv to their parser
     return parser
 
 
@@ -162,7 +176,7 @@ def _add_show(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
     )
     p.add_argument("run_dir", type=Path)
     p.add_argument("stage")
-    p.add_argument("-n", type=int, default=5, help="how many records (default 5)")
+    p.add_argument("-n", type=positive_int, default=5, help="how many records (default 5)")
     p.add_argument("--rejected", action="store_true", help="show dropped records and reasons")
     p.set_defaults(func=cmd_show)
 
@@ -170,19 +184,7 @@ def _add_show(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
 def _add_stage(
     sub: argparse._SubParsersAction, common: argparse.ArgumentParser, spec: pl.StageSpec
 ) -> None:
-    example = f"wavecoder {spec.name} -i runs/tiny/<input> -o out/{spec.name} key=value"
-    if spec.name in STAGE_EXAMPLES:
-        example = STAGE_EXAMPLES[spec.name]
-    if spec.name == "ingest":
-        example = (
-            "wavecoder ingest -i stdlib -o out/ingest\n  wavecoder ingest -i "
-            "python_train_0.jsonl.gz -i path/to/repo -o out/ingest"
-        )
-    if spec.name == "export":  # five inputs, in the order the stage reads them
-        ins = " ".join(
-            f"-i runs/tiny/{n}" for n in ("dedup", "select", "generate", "judge", "decontaminate")
-        )
-        example = f"wavecoder export {ins} -o out/export"
+    example = STAGE_EXAMPLES.get(spec.name) or _default_example(spec)
     p = sub.add_parser(
         spec.name,
         help=spec.help,
@@ -196,11 +198,12 @@ def _add_stage(
     p.add_argument(
         "-i",
         "--input",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="INPUT",
-        help="an upstream stage folder (in the order the stage reads them), or NAME=DIR;"
-        " for ingest: source files, folders or 'stdlib'",
+        help="upstream stage folders (in the order the stage reads them), or NAME=DIR;"
+        " for ingest: source files, folders or 'stdlib' (-i A B or -i A -i B)",
     )
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
     p.add_argument("overrides", nargs="*", metavar="key=value")
@@ -215,18 +218,40 @@ def _add_stage(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    _check_stage_range(args.start, args.stop, args.force)
     rc = pl.load_run_config(args.config, args.overrides)
-    pl.run_pipeline(
+    results = pl.run_pipeline(
         rc, start=args.start, stop=args.stop, force=args.force, shard=args.shard, quiet=args.quiet
     )
+    from wavecoder.show import print_eval_results, print_status
+
     if not args.quiet:
         print_status(rc.run_dir)
+    if "eval" in results:  # the scores are what the run was for: on screen, even with -q
+        print_eval_results(rc.run_dir)
     return 0
+
+
+def _check_stage_range(start: str | None, stop: str | None, force: Sequence[str]) -> None:
+    """Misspelt or reversed stage names are usage errors (exit 2), caught before any work."""
+    names = [spec.name for spec in pl.STAGES]
+    for flag, name in [("--from", start), ("--to", stop), *(("--force", f) for f in force)]:
+        if name is not None and name not in names:
+            raise cfgmod.ConfigError(f"{flag} {name}: not a stage; stages: {', '.join(names)}")
+    if start and stop and names.index(start) > names.index(stop):
+        raise cfgmod.ConfigError(
+            f"--from {start} comes after --to {stop} (stages run in the order {', '.join(names)})"
+        )
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
     spec = pl.stage_spec(args.stage)
     module = pl.load_stage(spec)
+    if args.shard and not getattr(module, "SHARDABLE", True):
+        raise cfgmod.ConfigError(
+            f"--shard {args.shard.index}/{args.shard.count}: {spec.name} needs all records at "
+            "once and cannot be sharded; run it without --shard"
+        )
     data: dict[str, object] = {}
     if args.config:
         data = cfgmod.load_yaml(args.config).get(spec.name) or {}
@@ -235,16 +260,24 @@ def cmd_stage(args: argparse.Namespace) -> int:
     section = cfgmod.build(module.Config, data, where=spec.name)
     inputs, paths = _stage_inputs(spec, module.INPUTS, args.input)
     out = StageDir(args.output, shard=args.shard)
-    pl.run_stage(
-        spec,
-        section,
-        out,
-        inputs=inputs,
-        paths=paths,
-        seed=args.seed,
-        force=args.force,
-        quiet=args.quiet,
-    )
+    try:
+        pl.run_stage(
+            spec,
+            section,
+            out,
+            inputs=inputs,
+            paths=paths,
+            seed=args.seed,
+            force=args.force,
+            quiet=args.quiet,
+        )
+    except pl.StaleStageError as exc:
+        # the pipeline's advice names `--force STAGE`, which `wavecoder run` takes; this
+        # command's flag is a plain --force
+        what = str(exc).split("; rerun", 1)[0]
+        raise pl.StaleStageError(
+            f"{what}; rerun with --force to redo it, or restore the settings"
+        ) from None
     stats = out.read_json("stats") or pl.stage_stats(out)
     if not args.quiet:
         print(f"{spec.name}: {_fmt_stats(stats)} -> {out.path}")
@@ -278,6 +311,8 @@ def _stage_inputs(
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from wavecoder.show import print_status
+
     if not args.run_dir.is_dir():
         raise cfgmod.ConfigError(f"{args.run_dir}: no such run directory")
     print_status(args.run_dir)
@@ -287,73 +322,53 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from wavecoder.show import show_stage
 
+    if not args.run_dir.is_dir():
+        raise cfgmod.ConfigError(f"{args.run_dir}: no such run directory")
+    names = [spec.name for spec in pl.STAGES]
+    if args.stage not in names:
+        raise cfgmod.ConfigError(f"{args.stage}: not a stage; stages: {', '.join(names)}")
     show_stage(args.run_dir, args.stage, n=args.n, rejected=args.rejected)
     return 0
-
-
-def print_status(run_dir: Path) -> None:
-    from wavecoder.show import status_rows
-
-    rows = status_rows(run_dir)
-    header = ("stage", "state", "records", "rejected", "settings", "seconds", "finished")
-    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
-    print(f"run {run_dir}")
-    for row in (header, *rows):
-        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
-    from wavecoder.instruct.inspect import funnel_lines
-
-    for line in funnel_lines(run_dir):
-        print(line)
 
 
 def _fmt_stats(stats: dict[str, object]) -> str:
     return ", ".join(f"{k}={v}" for k, v in stats.items()) or "no stats"
 
 
-def _delegate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    module = importlib.import_module(args.delegate)
+def _delegate(command: str, argv: Sequence[str]) -> int:
+    """`wavecoder train|eval ...`: parsed by the subsystem's own parser, given all of argv (a
+    REMAINDER under the top parser would refuse any option before the first positional)."""
+    module = importlib.import_module(DELEGATED[command][0])
     sub = argparse.ArgumentParser(
-        prog=f"wavecoder {args.command}",
+        prog=f"wavecoder {command}",
         formatter_class=_formatter,
-        description=DELEGATED[args.command][1],
+        description=DELEGATED[command][1],
     )
     module.configure(sub)
     if "example" not in (sub.epilog or ""):
-        sub.epilog = f"{sub.epilog or ''}\n\nexample:\n  {EXAMPLES[args.command]}".lstrip()
-    rest = list(args.rest) + (["--help"] if args.help else [])
-    sub_args = sub.parse_args(rest)
-    sub_args.quiet = args.quiet or getattr(sub_args, "quiet", False)
-    return int(module.main(sub_args))
+        sub.epilog = f"{sub.epilog or ''}\n\nexample:\n  {EXAMPLES[command]}".lstrip()
+    args = parse_with_overrides(sub, argv, keep=_stage_names())
+    setup_logging(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
+    return int(module.main(args))
+
+
+def _stage_names() -> set[str]:
+    return {spec.name for spec in pl.STAGES}  # `-i dedup=DIR` names an input, not an override
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse, taking `key=value` overrides after options too (`run CONFIG --force S a.b=1`):
-    argparse stops filling a positional list at the first option and would refuse the rest."""
-    args, extra = parser.parse_known_args(argv)
-    if extra and hasattr(args, "overrides") and all(_is_override(e) for e in extra):
-        args.overrides = [*args.overrides, *extra]
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    return args
-
-
-def _is_override(arg: str) -> bool:
-    return not arg.startswith("-") and "=" in arg
+    """The top parser's reading of argv, `key=value` overrides taken from anywhere in it."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return parse_with_overrides(parser, argv[1:], prefix=argv[:1], keep=_stage_names())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in DELEGATED:  # the REMAINDER would refuse options before a positional
-        command = argv[0]
-        args = argparse.Namespace(command=command, delegate=DELEGATED[command][0], help=False)
-        args.rest, args.quiet, args.verbose = argv[1:], False, False
-    else:
-        args = parse(parser, argv)
-    setup_logging(quiet=args.quiet, verbose=args.verbose)
     try:
-        if getattr(args, "delegate", None):
-            return _delegate(parser, args)
+        if argv and argv[0] in DELEGATED:
+            return _delegate(argv[0], argv[1:])
+        args = parse(build_parser(), argv)
+        setup_logging(quiet=args.quiet, verbose=args.verbose)
         return int(args.func(args))
     except (cfgmod.ConfigError, StoreError, FileNotFoundError) as exc:
         print(f"wavecoder: error: {exc}", file=sys.stderr)
@@ -361,9 +376,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except pl.PipelineError as exc:
         print(f"wavecoder: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except LLMError as exc:  # a budget on an unpriced model, a provider that keeps failing
+        print(f"wavecoder: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("wavecoder: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `wavecoder show ... | head`: the reader left, as with SIGPIPE
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -731,7 +731,7 @@ def check_inputs(todo: Sequence[StageSpec], rc: RunConfig, store: RunStore) -> N
         for name in stage_inputs(module, rc.sections[spec.name]):
             if name not in planned and completion(store.stage(name))[0] == "pending":
                 hint = getattr(module, "MISSING_INPUT_HINT", "")
-                raise PipelineError(
+                raise UsageError(
                     f"stage {spec.name!r} reads {name!r}, which has not run in {rc.run_dir} "
                     f"and is not among the stages to run: run it first (--from {name})"
                     + (f", {hint}" if hint else "")

@@ -1,12 +1,19 @@
-"""Explaining a run to someone who did not start it: the `status` table and `show` records.
+"""Explaining a run to someone who did not start it: the `status` table, `show` records, and
+the evaluation's results table.
 
-Reads only; never changes a run directory. Not here: running stages (`wavecoder.pipeline`).
+`show` prints each record's own fields and, for a record that points at others (`code_id`,
+`example_id`, a rejected record's `id`: any `id` / `*_id` field naming a record of an earlier
+stage), what it points at, followed to the code: language, path, function and its source. This
+works for any stage whose records carry such ids, whatever stage adds them. Reads only; never
+changes a run directory. Not here: running stages (`wavecoder.pipeline`).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +81,7 @@ def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
         if missing:
             state = f"{state} (shards {','.join(map(str, missing))} missing)"
         done = sd.read_json("done", sharded=False) or _shards_done(sd)
-        records = sd.count_records("records") if sd.path.exists() else 0
-        if not records and (sd.path / "ids.txt").exists():  # array stages: vectors + ids
-            records = len((sd.path / "ids.txt").read_text(encoding="utf-8").split())
-        if not records and (sd.path / "data").is_dir():  # export: instances in data/ files
-            records = int(done.get("stats", {}).get("out", 0))
+        records = _output_count(sd, done)
         rejected = sd.count_records("rejected") if sd.path.exists() else 0
         rows.append(
             (
@@ -92,6 +95,67 @@ def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
             )
         )
     return rows
+
+
+def print_status(run_dir: Path) -> None:
+    header = ("stage", "state", "records", "rejected", "settings", "seconds", "finished")
+    print(f"run {run_dir}")
+    print(table([header, *status_rows(run_dir)]))
+    from wavecoder.instruct.inspect import funnel_lines
+
+    for line in funnel_lines(run_dir):
+        print(line)
+
+
+def print_eval_results(run_dir: Path) -> None:
+    rows = eval_results(run_dir)
+    if rows:
+        print(f"eval results ({run_dir / 'eval'})")
+        print(table(rows))
+
+
+def _output_count(sd: StageDir, done: dict[str, Any]) -> int:
+    """What a stage wrote: records, else vectors (ids.txt), else its `out` stat, else its
+    per-benchmark reports (eval)."""
+    if not sd.path.exists():
+        return 0
+    records = sd.count_records("records")
+    if records:
+        return records
+    if (sd.path / "ids.txt").exists():  # array stages: vectors + ids
+        return len((sd.path / "ids.txt").read_text(encoding="utf-8").split())
+    out = (done.get("stats") or {}).get("out")
+    if isinstance(out, int):
+        return out
+    return len(list(sd.path.glob("*/summary.json")))
+
+
+def eval_results(run_dir: Path) -> list[tuple[str, ...]]:
+    """Rows (benchmark, pass@k..., samples) of the eval stage's per-benchmark summaries."""
+    folder = RunStore(run_dir).stage("eval").path
+    summaries = {
+        p.parent.name: json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(folder.glob("*/summary.json"))
+    }
+    ks = sorted({k for s in summaries.values() for k in s if k.startswith("pass@")}, key=_k)
+    rows: list[tuple[str, ...]] = [("benchmark", *ks, "samples")]
+    for name, summary in summaries.items():
+        cells = [f"{summary[k]:.3f}" if isinstance(summary.get(k), float) else "-" for k in ks]
+        rows.append((name, *cells, str(summary.get("samples", "-"))))
+    return rows if summaries else []
+
+
+def _k(key: str) -> tuple[int, str]:
+    digits = re.sub(r"\D", "", key.split("@", 1)[1])
+    return (int(digits) if digits else 0, key)
+
+
+def table(rows: Iterable[tuple[str, ...]]) -> str:
+    rows = list(rows)
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows
+    )
 
 
 def _render(obj: dict[str, Any]) -> str:
@@ -132,11 +196,90 @@ def show_stage(run_dir: Path, stage: str, *, n: int = 5, rejected: bool = False)
         return
     total = sd.count_records(name)
     rows = itertools.chain.from_iterable(read_jsonl(p) for p in parts)
-    for i, (_, obj) in enumerate(itertools.islice(rows, n)):
+    shown = [obj for _, obj in itertools.islice(rows, n)]
+    targets = _resolve(run_dir, stage, shown)
+    for i, obj in enumerate(shown):
         print(f"── {stage} {name} {i + 1}/{total} ──")
         print(_render(obj))
+        for line in _pointed_at(obj, targets, depth=0):
+            print(line)
     if rejected:
         reasons: dict[str, int] = {}
         for rec in sd.read_rejected():
             reasons[rec.reason] = reasons.get(rec.reason, 0) + 1
         print("reasons: " + ", ".join(f"{r}={c}" for r, c in sorted(reasons.items())))
+
+
+# --- what records point at ------------------------------------------------------------------
+
+_POINTER = re.compile(r"^(?:id|\w+_id)$")
+_MAX_CODE_LINES = 40
+
+
+def _pointers(obj: dict[str, Any]) -> list[str]:
+    if _is_code(obj):  # a Code record shows its code itself; its id points at an older copy
+        return []
+    return [v for k, v in obj.items() if _POINTER.match(k) and isinstance(v, str) and v]
+
+
+def _is_code(obj: dict[str, Any]) -> bool:
+    return "code" in obj and "language" in obj
+
+
+def _resolve(run_dir: Path, stage: str, shown: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The records (of the stages before `stage`, nearest first) that `shown` points at,
+    followed up to three links (a verdict -> its example -> its code)."""
+    names = [spec.name for spec in pl.STAGES]
+    before = names[: names.index(stage)][::-1] if stage in names else names[::-1]
+    store = RunStore(run_dir)
+    found: dict[str, dict[str, Any]] = {}
+    wanted = {p for obj in shown for p in _pointers(obj)}
+    for _ in range(3):
+        wanted -= found.keys()
+        if not wanted:
+            break
+        new = _find(store, before, wanted)
+        found.update(new)
+        wanted = {p for obj in new.values() for p in _pointers(obj) if p != obj.get("id")}
+    return found
+
+
+def _find(store: RunStore, stages: list[str], wanted: set[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for name in stages:
+        for part in store.stage(name).parts("records"):
+            for _, obj in read_jsonl(part):
+                key = obj.get("id")
+                if key in wanted and key not in found:
+                    found[key] = obj
+                    if len(found) == len(wanted):
+                        return found
+    return found
+
+
+def _pointed_at(
+    obj: dict[str, Any], targets: dict[str, dict[str, Any]], *, depth: int
+) -> list[str]:
+    lines: list[str] = []
+    for ref in _pointers(obj):
+        target = targets.get(ref)
+        if target is None or target is obj or depth > 2:
+            continue
+        if _is_code(target):
+            lines += _code_lines(target)
+        else:
+            lines += _pointed_at(target, targets, depth=depth + 1)
+    return lines
+
+
+def _code_lines(code: dict[str, Any]) -> list[str]:
+    where = "/".join(x for x in (code.get("repo"), code.get("path")) if x)
+    span = code.get("span")
+    where += f":{span[0]}-{span[1]}" if span else ""
+    name = code.get("func_name") or "?"
+    licence = f", {code['license']}" if code.get("license") else ""
+    head = f"  code: {code['language']} {name} in {where or code.get('source', '?')}{licence}"
+    body = str(code["code"]).splitlines()
+    more = len(body) - _MAX_CODE_LINES
+    shown = [f"    | {line}" for line in body[:_MAX_CODE_LINES]]
+    return [head, *shown, *([f"    | ... ({more} more lines)"] if more > 0 else [])]

@@ -38,6 +38,9 @@ class Config:
     min_code_lines: int = 0  # CodeSearchNet: 3
     drop_tests: bool = False
     drop_special: bool = False  # constructors and standard special methods
+    # SPDX ids to keep, e.g. [MIT, Apache-2.0, BSD-3-Clause]; empty: every licence. A record of
+    # unknown licence is kept only when the list names NOASSERTION.
+    licenses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:  # checked when the config loads, before any stage runs
         if self.min_chars < 0 or self.max_chars < 1:

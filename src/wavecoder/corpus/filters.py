@@ -49,7 +49,7 @@ CODE_ALPACA_BLACKLIST: tuple[str, ...] = (
     "flowchart",
     "diagram",
 )
-Field = Literal["code", "docstring", "func_name"]
+Field = Literal["code", "docstring", "func_name", "license"]
 
 # CodeSearchNet's DOCSTRING_REGEX_TOKENIZER (function_parser/parsers/language_parser.py).
 _DOC_TOKENS = re.compile(
@@ -193,6 +193,18 @@ def special_method_rule() -> Rule:
     return Rule("special_method", "func_name", check)
 
 
+def license_rule(licenses: Sequence[str]) -> Rule:
+    """Keep records whose SPDX licence expression the allow-list satisfies (`filter.licenses`)."""
+    from wavecoder.corpus.licenses import UNKNOWN, allowed
+
+    def check(c: Code) -> str | None:
+        if allowed(c.license, licenses):
+            return None
+        return f"{c.license or UNKNOWN} is not in filter.licenses"
+
+    return Rule("license", "license", check)
+
+
 @dataclass(frozen=True)
 class FilterSpec:
     """Which rules run, with their parameters (built from the stage Config)."""
@@ -206,10 +218,12 @@ class FilterSpec:
     min_code_lines: int = 0
     drop_tests: bool = False
     drop_special: bool = False
+    licenses: tuple[str, ...] = ()
 
 
 def build_rules(spec: FilterSpec) -> list[Rule]:
-    rules = length_rules(spec.min_chars, spec.max_chars)
+    rules = [license_rule(spec.licenses)] if spec.licenses else []
+    rules += length_rules(spec.min_chars, spec.max_chars)
     if spec.blacklist:
         rules.append(blacklist_rule(spec.blacklist, spec.blacklist_field))
     if spec.min_docstring_tokens > 0:

@@ -36,13 +36,14 @@ from typing import Any
 from wavecoder.config import ConfigError
 from wavecoder.corpus import codesearchnet as csn
 from wavecoder.corpus import stdlib, trees
+from wavecoder.corpus.licenses import LicenseFinder
 from wavecoder.progress import track
 from wavecoder.records import Code, Rejected, normalize_language
 from wavecoder.store import Shard
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2  # 2: licence of the nearest licence file, files with parse errors named
 INPUTS: tuple[str, ...] = ()
 
 
@@ -108,7 +109,10 @@ def run(ctx: Any) -> dict[str, int | float | str]:
             "ingest: no sources: pass -i SOURCE (a file, a folder, hf://OWNER/NAME or 'stdlib') "
             "or set ingest.sources"
         )
-    written = ctx.out.write_records("records", _unique(_read_all(sources, state), state))
+    try:
+        written = ctx.out.write_records("records", _unique(_read_all(sources, state), state))
+    except csn.InputError as exc:  # strict=true: the first bad line, named, is the answer
+        raise ConfigError(f"ingest: {exc}; fix the line or set strict=false") from None
     state.rejected.sort(key=lambda r: (r.reason, r.id))
     ctx.out.write_rejected(state.rejected)
     stats: dict[str, int | float | str] = dict(sorted(state.counts.items()))
@@ -155,7 +159,7 @@ def _read_source(source: str, state: _Run) -> Iterator[Code]:
             trees.repo_name(path),
             path,
             state,
-            license=trees.detect_license(path),
+            license=None,  # each file's nearest licence file
             exclude=cfg.exclude,
             require_docstring=cfg.require_docstring,
             source="tree",
@@ -216,7 +220,14 @@ def _existing(text: str) -> Path:
 
 
 def _read_stdlib(state: _Run) -> Iterator[Code]:
-    roots = [stdlib.stdlib_root()] + [stdlib.package_root(p) for p in state.cfg.packages]
+    roots = [stdlib.stdlib_root()]
+    for name in state.cfg.packages:
+        try:
+            roots.append(stdlib.package_root(name))
+        except ValueError as exc:
+            raise ConfigError(
+                f"ingest.packages: {exc}; install it or take it out of the list"
+            ) from None
     for root in roots:
         yield from _read_tree(
             root.repo,
@@ -235,13 +246,16 @@ def _read_tree(
     root: Path,
     state: _Run,
     *,
-    license: str,
+    license: str | None,
     exclude: Sequence[str],
     require_docstring: bool,
     source: str,
     only: str = "",
 ) -> Iterator[Code]:
+    """`license`: one for the whole tree (an installed package's metadata), or None to take
+    each file's nearest enclosing licence file."""
     cfg = state.cfg
+    finder = LicenseFinder(root) if license is None else None
     files: list[trees.SourceFile] = []
     for item in trees.walk_tree(root, exclude=exclude, languages=cfg.languages):
         if only and item.rel != only:
@@ -252,11 +266,11 @@ def _read_tree(
             state.counts[f"files.skipped.{item.reason}"] += 1
             state.rejected.append(trees.skip_record(item, repo))
         else:
-            files.append(item)
+            files.append(dataclasses.replace(item, license=finder.of(item.rel)) if finder else item)
     work = partial(
         trees.extract_file,
         repo=repo,
-        license=license,
+        license=license or "",
         source=source,
         max_bytes=cfg.max_file_bytes,
         require_docstring=require_docstring,

@@ -7,7 +7,8 @@ patterns, symlinks, and - once read - files over the size cap, binary, empty, no
 minified or generated ones. `extract_file` turns one file into `Code` records (and rejections
 for functions the parser could not read cleanly). Provenance travels with every record: repo
 (the `origin` remote of a git checkout, else the folder name), path relative to the root, line
-span, language, and the licence a top-level LICENSE/COPYING file names (SPDX id).
+span, language, and the licence of the nearest enclosing LICENSE/COPYING file (SPDX,
+`wavecoder.corpus.licenses`).
 
 Not here: CodeSearchNet files (`wavecoder.corpus.codesearchnet`), the stage (`ingest`).
 """
@@ -58,6 +59,7 @@ class SourceFile:
     path: Path
     rel: str
     language: Language
+    license: str = ""  # SPDX expression of its nearest licence file ("" when none)
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,8 @@ def extract_file(
     max_bytes: int,
     require_docstring: bool = False,
 ) -> FileResult:
-    """Read and parse one file into `Code` records; every drop is a `Rejected` with its reason."""
+    """Read and parse one file into `Code` records; every drop is a `Rejected` with its reason.
+    `license` applies when the file carries none of its own (`SourceFile.license`)."""
     result = FileResult()
     text = read_source(src.path, src.rel, max_bytes=max_bytes)
     if isinstance(text, Skip):
@@ -195,8 +198,9 @@ def extract_file(
         return result
     result.counts["files.parsed"] += 1
     extraction = extract_functions(text, src.language)
-    if extraction.has_errors:
+    if extraction.has_errors:  # named even when no function holds the error
         result.counts["files.with_parse_errors"] += 1
+        result.rejected.append(parse_error_record(src.rel, text, extraction.error_lines, repo))
     for fn in extraction.functions:
         code = Code.new(
             language=src.language,
@@ -207,7 +211,7 @@ def extract_file(
             docstring=fn.docstring,
             func_name=fn.name,
             repo=repo,
-            license=license,
+            license=src.license or license,
         )
         result.counts["functions"] += 1
         if fn.has_error:
@@ -231,6 +235,18 @@ def extract_file(
     return result
 
 
+def parse_error_record(rel: str, text: str, error_lines: Sequence[int], repo: str) -> Rejected:
+    """The file whose parse found errors, with the first error's line as the parser saw it
+    (its functions without an error are kept; those with one are rejected on their own)."""
+    first = error_lines[0]
+    lines = text.split("\n")
+    shown = lines[first - 1].strip() if 0 < first <= len(lines) else ""
+    shown = shown if len(shown) <= 120 else shown[:117] + "..."
+    more = f" (error lines {','.join(map(str, error_lines))})" if len(error_lines) > 1 else ""
+    detail = f"{rel}:{first}: syntax error: {shown}{more}"
+    return Rejected(f"file:{repo}/{rel}", "ingest", "parse_error", detail)
+
+
 def skip_record(skip: Skip, repo: str) -> Rejected:
     """A skipped file or folder as a rejection; its id names it (`file:repo/path`)."""
     detail = f"{skip.rel}: {skip.detail}" if skip.detail else skip.rel
@@ -251,51 +267,3 @@ def repo_name(root: Path) -> str:
         if match:
             return match.group(1)
     return root.resolve().name
-
-
-_LICENSE_FILES = (
-    "LICENSE",
-    "LICENSE.txt",
-    "LICENSE.md",
-    "LICENCE",
-    "LICENCE.txt",
-    "COPYING",
-    "COPYING.txt",
-    "LICENSE-MIT",
-    "LICENSE-APACHE",
-)
-# (SPDX id, patterns that must all occur), most specific first.
-_LICENSES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("AGPL-3.0", ("GNU AFFERO GENERAL PUBLIC LICENSE", "Version 3")),
-    ("LGPL-3.0", ("GNU LESSER GENERAL PUBLIC LICENSE", "Version 3")),
-    ("LGPL-2.1", ("GNU LESSER GENERAL PUBLIC LICENSE", "Version 2.1")),
-    ("GPL-3.0", ("GNU GENERAL PUBLIC LICENSE", "Version 3")),
-    ("GPL-2.0", ("GNU GENERAL PUBLIC LICENSE", "Version 2")),
-    ("Apache-2.0", ("Apache License", "Version 2.0")),
-    ("MPL-2.0", ("Mozilla Public License", "2.0")),
-    ("PSF-2.0", ("PYTHON SOFTWARE FOUNDATION LICENSE VERSION 2",)),
-    ("BSD-3-Clause", ("Redistribution and use", "Neither the name")),
-    ("BSD-2-Clause", ("Redistribution and use", "THIS SOFTWARE IS PROVIDED")),
-    ("MIT", ("Permission is hereby granted, free of charge",)),
-    ("ISC", ("Permission to use, copy, modify, and/or distribute",)),
-    ("Unlicense", ("This is free and unencumbered software",)),
-)
-
-
-def detect_license(root: Path) -> str:
-    """The SPDX id a top-level licence file states, or "" when there is none or it is unknown."""
-    for name in _LICENSE_FILES:
-        path = root / name
-        if path.is_file():
-            return license_of_text(path.read_text(encoding="utf-8", errors="replace"))
-    return ""
-
-
-def license_of_text(text: str) -> str:
-    # Titles and key clauses sit at the top; the body of one licence may name another
-    # (GPL-3.0 mentions the Affero GPL in section 13), so only the head is searched.
-    head = " ".join(text[:4000].split()).lower()[:2000]
-    for spdx, patterns in _LICENSES:
-        if all(p.lower() in head for p in patterns):
-            return spdx
-    return ""

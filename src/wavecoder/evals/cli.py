@@ -26,11 +26,33 @@ CONSENT = (
 )
 
 
+# Each --help shows its example; tests/integration/test_documented_commands.py runs them all.
+EXAMPLES = {
+    "score": "wavecoder eval score --benchmark humaneval --samples samples.jsonl "
+    "--allow-code-execution -o out/eval",
+    "generate": "wavecoder eval generate --benchmark humaneval --model M --base-url URL "
+    "--allow-code-execution -o out/gen",
+    "selftest": "wavecoder eval selftest --benchmark humaneval --sample 5 "
+    "--data ../shared/data/benchmarks --allow-code-execution",
+}
+
+
+def _sub(sub: argparse._SubParsersAction, name: str, help_: str) -> argparse.ArgumentParser:
+    return sub.add_parser(  # type: ignore[no-any-return]
+        name,
+        help=help_,
+        description=help_,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"example:\n  {EXAMPLES[name]}",
+    )
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     from wavecoder.evals.prompts import PROMPT_FORMATS
 
     sub = parser.add_subparsers(dest="eval_command", required=True)
-    score = sub.add_parser("score", help="score a samples file in the sandbox")
+    parser.epilog = "examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES.values())
+    score = _sub(sub, "score", "score a samples file in the sandbox")
     _benchmark(score)
     score.add_argument(
         "--samples",
@@ -51,7 +73,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     _common(score)
 
-    gen = sub.add_parser("generate", help="generate completions with an LLM, then score them")
+    gen = _sub(sub, "generate", "generate completions with an LLM, then score them")
     _benchmark(gen)
     gen.add_argument("--model", required=True, help="model name (OpenAI-compatible) or local path")
     gen.add_argument(
@@ -98,7 +120,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     gen.add_argument("-o", "--output", required=True, type=Path)
     _common(gen)
 
-    st = sub.add_parser("selftest", help="reference/buggy solutions vs expected_outcomes.yaml")
+    st = _sub(sub, "selftest", "reference/buggy solutions vs expected_outcomes.yaml")
     st.add_argument("--benchmark", action="append", help="repeatable; default: all in the table")
     st.add_argument("--sample", type=int, default=0, help="N problems per benchmark (+ exceptions)")
     _common(st)
@@ -143,6 +165,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per program run")
     p.add_argument("--workers", type=int, default=0, help="parallel programs (default: CPUs)")
     p.add_argument("-k", type=int, action="append", help="pass@k to report (default 1, 10, 100)")
+    p.add_argument("-q", "--quiet", action="store_true", help="warnings only, no progress bars")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging, library logs too")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -184,6 +208,7 @@ def _score(args: argparse.Namespace) -> int:
         gen=gen or DEFAULT_GENERATE,
         score=_options(args),
         samples=args.samples,
+        progress=not args.quiet,
         allow_partial=args.allow_partial,
     )
     _print_scores(summary)
@@ -215,7 +240,13 @@ def _generate_with(args: argparse.Namespace, llm: object, opts: GenerateOptions)
 
     if args.describe_only:
         path = describe_only(
-            args.benchmark, llm=llm, out=args.output, data=args.data, gen=opts, limit=args.limit
+            args.benchmark,
+            llm=llm,
+            out=args.output,
+            data=args.data,
+            gen=opts,
+            limit=args.limit,
+            progress=not args.quiet,
         )
         print(f"wrote descriptions to {path}")
         return 0
@@ -228,6 +259,7 @@ def _generate_with(args: argparse.Namespace, llm: object, opts: GenerateOptions)
         score=_options(args) if args.allow_code_execution else None,
         limit=args.limit,
         descriptions=args.descriptions,
+        progress=not args.quiet,
     )
     if "explain" in summary:
         print(f"descriptions: {summary['explain']['descriptions_file']}")

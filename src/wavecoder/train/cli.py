@@ -48,7 +48,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read and tokenize the data, print the counts, do not train",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="warnings only, no progress bars (any library's)"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging, library logs too"
+    )
     parser.add_argument("overrides", nargs="*", metavar="key=value")
 
 
@@ -64,6 +69,7 @@ def main(args: argparse.Namespace) -> int:
             return 0
         from wavecoder.train.sft import TrainJob, train
 
+        _check_precision(cfg)
         job = TrainJob(
             inputs=tuple(args.input),
             out=args.output,
@@ -77,6 +83,10 @@ def main(args: argparse.Namespace) -> int:
     except (ConfigError, DataError, TemplateError, MethodError) as exc:
         print(f"wavecoder train: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # transformers' "not a local folder and not a valid model identifier"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"wavecoder train: error: --base-model {args.base_model}: {first}", file=sys.stderr)
+        return 2
     if summary.get("already_done"):
         print(
             f"wavecoder train: {args.output} already holds this finished run (global_step "
@@ -86,6 +96,19 @@ def main(args: argparse.Namespace) -> int:
     keys = ("global_step", "final_loss", "saved", "examples")
     print(json.dumps({k: summary[k] for k in keys}, indent=2))
     return 0
+
+
+def _check_precision(cfg: TrainConfig) -> None:
+    """bf16/fp16 training needs an accelerator; say so before transformers raises mid-setup."""
+    if cfg.precision not in ("bf16", "fp16"):
+        return
+    import torch
+
+    if not (torch.cuda.is_available() or torch.backends.mps.is_available()):
+        raise MethodError(
+            f"precision={cfg.precision} needs a GPU and none is visible; on this machine set "
+            "precision=fp32 (or precision=auto, which picks what the hardware supports)"
+        )
 
 
 def _prepare(args: argparse.Namespace, cfg: TrainConfig) -> dict[str, object]:

@@ -10,8 +10,12 @@ record is one of:
   turns are context);
 * **prompt_completion**: ``{"prompt": str, "completion": str}``, used verbatim (no template).
 
+A folder written by ``datasets``' ``save_to_disk`` (a ``Dataset``, or a ``DatasetDict`` whose
+``train`` split is read; ``DIR:split`` picks another) is read with ``datasets.load_from_disk``.
 An argument that is not an existing path but looks like ``owner/name`` (or ``owner/name:split``)
-is loaded from the Hugging Face hub with ``datasets.load_dataset``. A bad record raises
+is loaded from the Hugging Face hub with ``datasets.load_dataset``; one that names a data file
+(``.jsonl``, ``.json``, ``.parquet``) or a folder that exists is a local path, and a missing one
+is said to be missing, never looked up on the hub. A bad record raises
 ``DataError`` naming ``file:line`` (or ``file[index]``, ``name[split]#row``). Other keys are
 ignored. This module does not tokenize (see ``encode.py``).
 """
@@ -176,12 +180,54 @@ def read_hub(spec: str) -> tuple[list[TrainRecord], Source]:
 
     name, _, split = spec.partition(":")
     ds = datasets.load_dataset(name, split=split or "train")
+    return _from_dataset(ds, f"{name}[{split or 'train'}]", spec)
+
+
+def is_saved_dataset(path: Path) -> bool:
+    """A folder `datasets.Dataset.save_to_disk` / `DatasetDict.save_to_disk` wrote."""
+    return (path / "dataset_dict.json").is_file() or (
+        (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
+    )
+
+
+def read_saved(path: Path, split: str = "") -> tuple[list[TrainRecord], Source]:
+    """Records of a `save_to_disk` folder (a DatasetDict's `split`, default ``train``)."""
+    import datasets
+
+    ds = datasets.load_from_disk(str(path))
+    if isinstance(ds, datasets.DatasetDict):
+        split = split or "train"
+        if split not in ds:
+            raise DataError(f"{path}: saved DatasetDict has no split {split!r} ({', '.join(ds)})")
+        ds = ds[split]
+    elif split:
+        raise DataError(f"{path}: a saved Dataset has no splits; drop ':{split}'")
+    where = f"{path}[{split}]" if split else str(path)
+    return _from_dataset(ds, where, str(path) + (f":{split}" if split else ""))
+
+
+def _from_dataset(ds: Any, where: str, name: str) -> tuple[list[TrainRecord], Source]:
     digest = hashlib.sha256()
     records = []
     for i, row in enumerate(ds):
         digest.update(json.dumps(row, sort_keys=True, default=str).encode("utf-8") + b"\n")
-        records.append(parse_record(row, f"{name}[{split or 'train'}]#{i}"))
-    return records, Source(spec, digest.hexdigest(), len(records))
+        records.append(parse_record(row, f"{where}#{i}"))
+    return records, Source(name, digest.hexdigest(), len(records))
+
+
+_LOCAL_SUFFIXES = (".json", ".jsonl", ".ndjson", ".parquet", ".gz", ".arrow")
+
+
+def _looks_local(item: str) -> bool:
+    """A path the user meant on disk: a data-file name, an explicit path, or inside a folder
+    that exists (so a typo is 'no such file', not a 24 s wait on the hub)."""
+    name = item.partition(":")[0]
+    path = Path(name).expanduser()
+    return (
+        name.lower().endswith(_LOCAL_SUFFIXES)
+        or name.startswith((".", "/", "~"))
+        or (path.parent != Path(".") and path.parent.is_dir())
+    )
 
 
 def read_inputs(inputs: Sequence[str | Path]) -> tuple[list[TrainRecord], list[Source]]:
@@ -190,19 +236,28 @@ def read_inputs(inputs: Sequence[str | Path]) -> tuple[list[TrainRecord], list[S
     sources: list[Source] = []
     for item in inputs:
         path = Path(item)
+        base, _, split = str(item).rpartition(":") if ":" in str(item) else (str(item), "", "")
+        saved = Path(base) if split and Path(base).is_dir() else path
+        if saved.is_dir() and is_saved_dataset(saved):
+            recs, src = read_saved(saved, split if saved != path else "")
+            records += recs
+            sources.append(src)
+            continue
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl", ".parquet"))
             if not files:
                 raise DataError(f"{path}: folder holds no .json, .jsonl or .parquet file")
         elif path.exists():
             files = [path]
-        elif _HUB_ID.match(str(item)):
+        elif _HUB_ID.match(str(item)) and not _looks_local(str(item)):
             recs, src = read_hub(str(item))
             records += recs
             sources.append(src)
             continue
         else:
-            raise DataError(f"{item}: no such file, and not a hub dataset id (owner/name[:split])")
+            raise DataError(
+                f"{item}: no such file or folder (a hub dataset is named owner/name[:split])"
+            )
         for f in files:
             recs, src = read_file(f)
             records += recs

@@ -4,7 +4,9 @@ A recipe is a YAML file of ``TrainConfig`` fields: a bundled name (``recipes/NAM
 ``paper-deepseek-6.7b``) or a path. ``key=value`` overrides apply on top (``lora.r=16``), unknown
 keys fail (``wavecoder.config.build``). The global batch is the recipe's unit: gradient
 accumulation is derived from it, the per-device batch and the number of processes, so the same
-recipe keeps the paper's 512 on 8 GPUs or on 1. This module does not touch torch.
+recipe keeps the paper's 512 on 8 GPUs or on 1. TRL's / transformers' argument names are
+accepted where they mean the same (``num_train_epochs`` for ``epochs``, ``lora_r`` for
+``lora.r``: ``ALIASES``). This module does not touch torch.
 """
 
 from __future__ import annotations
@@ -68,6 +70,56 @@ class TrainConfig:
 
 BUNDLED = "wavecoder.train.recipes"
 
+# TRL SFTConfig / transformers TrainingArguments / TRL ModelConfig names -> ours (same meaning).
+ALIASES: dict[str, str] = {
+    "num_train_epochs": "epochs",
+    "per_device_train_batch_size": "per_device_batch_size",
+    "lr_scheduler_type": "lr_scheduler",
+    "max_seq_length": "max_length",  # TRL before 0.20
+    "lora_r": "lora.r",
+    "lora_alpha": "lora.alpha",
+    "lora_dropout": "lora.dropout",
+    "lora_target_modules": "lora.target_modules",
+}
+# TRL names whose meaning differs here: what to set instead.
+NOT_ALIASES: dict[str, str] = {
+    "gradient_accumulation_steps": "it follows from global_batch_size, per_device_batch_size "
+    "and the number of processes; set global_batch_size",
+    "bf16": "set precision=bf16 (or fp16, fp32, auto)",
+    "fp16": "set precision=fp16 (or bf16, fp32, auto)",
+    "use_peft": "set method=lora or method=qlora",
+}
+
+
+def rename_override(text: str) -> str:
+    """`num_train_epochs=1` -> `epochs=1` (a `key=value` override under a TRL name)."""
+    key, eq, value = text.partition("=")
+    if key in NOT_ALIASES:
+        raise ConfigError(f"{key}: {NOT_ALIASES[key]}")
+    return f"{ALIASES.get(key, key)}{eq}{value}"
+
+
+def resolve_aliases(data: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """A copy of a settings mapping with TRL's names renamed to ours; a key given under both
+    names, or a TRL name that means something else here, is an error naming it."""
+    prefix = f"{where}." if where else ""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for trl_name, hint in NOT_ALIASES.items():
+        if trl_name in out:
+            raise ConfigError(f"{prefix}{trl_name}: {hint}")
+    for trl_name, ours in ALIASES.items():
+        if trl_name not in out:
+            continue
+        value = out.pop(trl_name)
+        section, _, key = ours.rpartition(".")
+        node = out.setdefault(section, {}) if section else out
+        if not isinstance(node, dict) or key in node:
+            raise ConfigError(
+                f"{prefix}{trl_name} and {prefix}{ours} are the same setting: keep one"
+            )
+        node[key] = value
+    return out
+
 
 def recipe_names() -> list[str]:
     files = resources.files(BUNDLED).iterdir()
@@ -93,7 +145,8 @@ def recipe_data(name_or_path: str | None) -> dict[str, Any]:
 
 def load_config(recipe: str | None, overrides: list[str]) -> TrainConfig:
     """A recipe plus dotted overrides, strictly validated."""
-    data = apply_overrides(recipe_data(recipe), overrides)
+    renamed = [rename_override(o) for o in overrides]  # an override beats the recipe's value
+    data = apply_overrides(resolve_aliases(recipe_data(recipe)), renamed)
     data.pop("description", None)  # recipes may explain themselves
     cfg = build(TrainConfig, data)
     check(cfg)

@@ -198,7 +198,7 @@ def build_trainer(job: TrainJob, encoded: EncodedSet, tokenizer: Any, plan: Batc
 
     precision = resolve_precision(job.cfg.precision)
     model, peft_config = load_model(job.base_model, job.cfg, precision)
-    return SFTTrainer(
+    trainer = SFTTrainer(
         model=model,
         args=sft_args(job, plan, precision),
         train_dataset=build_dataset(encoded),
@@ -206,6 +206,11 @@ def build_trainer(job: TrainJob, encoded: EncodedSet, tokenizer: Any, plan: Batc
         peft_config=peft_config,
         callbacks=[outputs.json_log_callback(job.out / "logs.jsonl")],
     )
+    if job.quiet:  # with tqdm off transformers prints every log line instead; logs.jsonl has them
+        from transformers import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def train(job: TrainJob) -> dict[str, Any]:

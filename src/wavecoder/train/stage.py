@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wavecoder.config import ConfigError, build, to_data
-from wavecoder.train.settings import TrainConfig, check, recipe_data
+from wavecoder.train.settings import TrainConfig, check, recipe_data, resolve_aliases
 
 VERSION = 1
 INPUTS: tuple[str, ...] = ("export",)
@@ -40,7 +40,8 @@ class Config:
         self.train_config()  # fail at load time on an unknown recipe or setting
 
     def train_config(self) -> TrainConfig:
-        data = _merge(recipe_data(self.recipe or None), self.settings)
+        over = resolve_aliases(self.settings, "train.settings")  # TRL's names too
+        data = _merge(resolve_aliases(recipe_data(self.recipe or None)), over)
         data.pop("description", None)
         cfg = build(TrainConfig, data, where="train.settings")
         check(cfg)

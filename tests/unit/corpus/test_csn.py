@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.corpus.stage_helpers import jsonl, records, rejected, run_stage
+from wavecoder.config import ConfigError
 from wavecoder.corpus import codesearchnet as csn
 from wavecoder.corpus import ingest
 
@@ -112,7 +113,7 @@ def test_malformed_lines_are_counted_with_file_and_line(tmp_path: Path) -> None:
 def test_strict_stops_at_the_first_bad_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"code": "x = 1", "language": "python"}\n{oops\n')
-    with pytest.raises(csn.InputError, match=r"bad.jsonl:2: invalid JSON"):
+    with pytest.raises(ConfigError, match=r"bad.jsonl:2: invalid JSON"):
         run_stage(ingest, tmp_path / "out", cfg=ingest.Config(strict=True), paths=[path])
 
 

@@ -68,8 +68,27 @@ def test_walk_and_skip_reasons(tmp_path: Path) -> None:
     assert "kept_by_negation" in names and "good" in names
     assert "bad" not in names and "built" not in names and "dep" not in names
     bad = [r for r in rejected(tmp_path / "out") if r.reason == "parse_error"]
-    assert len(bad) == 1 and bad[0].detail.startswith("lib/broken.py:4")
+    functions = [r for r in bad if not r.id.startswith("file:")]
+    assert len(functions) == 1 and functions[0].detail.startswith("lib/broken.py:4")
+    files = [r.detail for r in bad if r.id.startswith("file:")]
+    assert files == ["lib/broken.py:4: syntax error: def bad(:"]
     assert stats["files.with_parse_errors"] == 1
+
+
+def test_a_file_with_a_syntax_error_outside_functions_is_named(tmp_path: Path) -> None:
+    """Every file that fails to parse gets a record naming it and its first error line, even
+    when no function holds the error (it used to be only a count)."""
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / "ok.py").write_text("def fine():\n    return 1\n")
+    (root / "top.py").write_text("import os\n\nx = = 1\n\ndef kept():\n    return 2\n")
+    stats = run_stage(ingest, tmp_path / "out", cfg=ingest.Config(workers=1), paths=[root])
+    assert stats["files.with_parse_errors"] == 1
+    named = [r for r in rejected(tmp_path / "out") if r.reason == "parse_error"]
+    assert [(r.id, r.detail) for r in named] == [
+        ("file:tree/top.py", "top.py:3: syntax error: x = = 1")
+    ]
+    assert {c.func_name for c in records(tmp_path / "out")} == {"fine", "kept"}
 
 
 def test_provenance_repo_path_span_license(tmp_path: Path) -> None:
@@ -111,19 +130,6 @@ def test_parallel_and_serial_give_the_same_records(tmp_path: Path) -> None:
     run_stage(ingest, tmp_path / "b", cfg=ingest.Config(workers=2), paths=[root])
     assert records(tmp_path / "a") == records(tmp_path / "b")
     assert len(records(tmp_path / "a")) == 20
-
-
-def test_license_detection() -> None:
-    assert trees.license_of_text((FIXTURE / "LICENSE").read_text()) == "MIT"
-    apache = "Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/"
-    assert trees.license_of_text(apache) == "Apache-2.0"
-    gpl3 = (
-        "GNU GENERAL PUBLIC LICENSE\nVersion 3, 29 June 2007\n"
-        + "x " * 3000
-        + ("GNU Affero General Public License")
-    )
-    assert trees.license_of_text(gpl3) == "GPL-3.0"
-    assert trees.license_of_text("All rights reserved.") == ""
 
 
 def test_repo_name_without_git_is_the_folder_name() -> None:

@@ -76,7 +76,7 @@ def test_invalid_json_and_missing_inputs(tmp_path: Path) -> None:
     path.write_text('{"instruction": "a", "output": "b"}\n{"instruction": \n')
     with pytest.raises(DataError, match="broken.jsonl:2: invalid JSON"):
         read_inputs([path])
-    with pytest.raises(DataError, match="not a hub dataset id"):
+    with pytest.raises(DataError, match="no such file or folder"):
         read_inputs([str(tmp_path / "nope.jsonl")])
     (tmp_path / "x.csv").write_text("a,b\n")
     with pytest.raises(DataError, match="unsupported file type"):
@@ -98,3 +98,39 @@ def test_hub_dataset_ids_load_through_datasets(monkeypatch: pytest.MonkeyPatch) 
     assert calls == [("someone/code-data", "validation")]
     assert records[1].where == "someone/code-data[validation]#1"
     assert sources[0].name == "someone/code-data:validation" and sources[0].records == 2
+
+
+def test_a_missing_local_path_is_not_taken_for_a_hub_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`datadir/train.jsonl` looks like owner/name, but it names a file: say it is missing
+    (it used to wait on the hub)."""
+    import datasets
+
+    def no_hub(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the hub was asked")
+
+    monkeypatch.setattr(datasets, "load_dataset", no_hub)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "datadir").mkdir()
+    for missing in ("datadir/train.jsonl", "datadir/train", "./data/x", "data/train.parquet"):
+        with pytest.raises(DataError, match=f"{missing}: no such file or folder"):
+            read_inputs([missing])
+
+
+def test_a_save_to_disk_folder_is_read(tmp_path: Path) -> None:
+    import datasets
+
+    datasets.Dataset.from_list(alpaca_rows(3)).save_to_disk(str(tmp_path / "ds"))
+    records, sources = read_inputs([tmp_path / "ds"])
+    assert [r.fields["output"] for r in records] == [r["output"] for r in alpaca_rows(3)]
+    assert sources[0].records == 3
+    split = datasets.DatasetDict(
+        train=datasets.Dataset.from_list(alpaca_rows(2)),
+        test=datasets.Dataset.from_list(alpaca_rows(1)),
+    )
+    split.save_to_disk(str(tmp_path / "dd"))
+    assert len(read_inputs([tmp_path / "dd"])[0]) == 2
+    assert len(read_inputs([f"{tmp_path / 'dd'}:test"])[0]) == 1
+    with pytest.raises(DataError, match="no split 'valid'"):
+        read_inputs([f"{tmp_path / 'dd'}:valid"])

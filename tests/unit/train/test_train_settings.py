@@ -75,3 +75,41 @@ def test_shipped_accelerate_configs_load() -> None:
         p.stem: str(load_config_from_file(str(p)).distributed_type) for p in folder.glob("*.yaml")
     }
     assert kinds["fsdp"].endswith("FSDP") and kinds["deepspeed_zero3"].endswith("DEEPSPEED")
+
+
+def test_trl_names_are_aliases_where_they_mean_the_same() -> None:
+    from wavecoder.train.settings import load_config
+
+    cfg = load_config(
+        "tiny-cpu",
+        [
+            "num_train_epochs=2",
+            "per_device_train_batch_size=3",
+            "lora_r=4",
+            "lr_scheduler_type=cosine",
+        ],
+    )
+    assert (cfg.epochs, cfg.per_device_batch_size, cfg.lora.r, cfg.lr_scheduler) == (
+        2.0,
+        3,
+        4,
+        "cosine",
+    )
+
+
+def test_trl_names_that_differ_here_say_what_to_set() -> None:
+    from wavecoder.train.settings import load_config, resolve_aliases
+
+    with pytest.raises(ConfigError, match="gradient_accumulation_steps: .*global_batch_size"):
+        load_config(None, ["gradient_accumulation_steps=8"])
+    with pytest.raises(ConfigError, match="train.settings.num_train_epochs and .*epochs"):
+        resolve_aliases({"num_train_epochs": 1, "epochs": 2}, "train.settings")
+
+
+def test_the_train_stage_takes_trl_names_in_settings() -> None:
+    from wavecoder.train.stage import Config
+
+    cfg = Config(
+        data=("d.jsonl",), base_model="m", settings={"num_train_epochs": 1, "lora_alpha": 8}
+    )
+    assert cfg.train_config().epochs == 1.0 and cfg.train_config().lora.alpha == 8

@@ -105,7 +105,7 @@ def test_pipeline_trains_resumes_and_notices_changed_settings(
     assert cli.main(["status", str(tmp_path / "run")]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     (row,) = [r for r in rows if r and r[0] == "train"]
-    assert row[:3] == ["train", "done", "0"]
+    assert row[:3] == ["train", "done", "8"]  # the examples it trained on (its "out")
 
     again = pl.run_pipeline(rc, start="train", stop="train", quiet=True)
     assert again == {"train": None}, "a finished train stage must be skipped"
