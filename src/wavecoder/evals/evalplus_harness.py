@@ -49,7 +49,9 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     times: list[float] = []
     result: dict[str, Any] = {"outputs": outputs, "times": times, "error": ""}
     try:
-        scope: dict[str, Any] = {"__name__": "__main__"}
+        # An empty namespace, as evalplus's exec: `__name__` is then builtins', so a solution's
+        # `if __name__ == "__main__":` block does not run.
+        scope: dict[str, Any] = {}
         exec(compile(job["code"], "solution.py", "exec"), scope)
         fn = scope[job["entry_point"]]
     except BaseException as exc:

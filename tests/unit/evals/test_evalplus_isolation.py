@@ -69,6 +69,9 @@ def test_honest_candidates_still_pass(task: evalplus_rules.PlusTask) -> None:
         "numpy integer": "    import numpy as np\n    return np.int64(x) + np.int64(y)\n",
         "prints and writes to stderr": "    import sys\n    print('hi')\n"
         "    sys.stderr.write('x' * 10000)\n    return x + y\n",
+        # evalplus execs in an empty namespace: a main block does not run there either
+        "main block that exits": "    return x + y\n\nif __name__ == '__main__':\n"
+        "    import sys\n    sys.exit(input())\n",
     }
     for name, completion in honest.items():
         outcome = evalplus_rules.check(task, Completion(TASK, 0, completion))
