@@ -163,6 +163,9 @@ def _add_stage(
             "wavecoder ingest -i stdlib -o out/ingest\n  wavecoder ingest -i "
             "python_train_0.jsonl.gz -i path/to/repo -o out/ingest"
         )
+    if spec.name == "export":  # four inputs, in the order the stage reads them
+        ins = " ".join(f"-i runs/tiny/{n}" for n in ("dedup", "select", "generate", "judge"))
+        example = f"wavecoder export {ins} -o out/export"
     p = sub.add_parser(
         spec.name,
         help=spec.help,
@@ -302,9 +305,24 @@ def _delegate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return int(module.main(sub_args))
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, taking `key=value` overrides after options too (`run CONFIG --force S a.b=1`):
+    argparse stops filling a positional list at the first option and would refuse the rest."""
+    args, extra = parser.parse_known_args(argv)
+    if extra and hasattr(args, "overrides") and all(_is_override(e) for e in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _is_override(arg: str) -> bool:
+    return not arg.startswith("-") and "=" in arg
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     setup_logging(quiet=args.quiet, verbose=args.verbose)
     try:
         if getattr(args, "delegate", None):

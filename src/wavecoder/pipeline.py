@@ -8,6 +8,10 @@ stage (imported only when used, so `import wavecoder` stays light). A stage modu
     Config                      a frozen dataclass: its section of the experiment YAML
     run(ctx) -> dict            does the work, returns its stats ("in", "out", "rejected.<reason>")
     SHARDABLE: bool (optional)  False for stages that need all records at once (k-center)
+    inputs(cfg) (optional)      the upstream stages it reads with these settings, when that
+                                depends on them (train reads export unless train.data names
+                                files); INPUTS otherwise
+    MISSING_INPUT_HINT (opt.)   what else to do when an input has not run (a setting)
     preflight(cfg) (optional)   raises ConfigError on what must be fixed before the run starts
                                 (consent, missing data): checked for every stage to run first
 
@@ -71,7 +75,13 @@ STAGES: tuple[StageSpec, ...] = (
         "wavecoder.corpus.select",
         "pick a maximally diverse coreset with exact k-center greedy",
     ),
-    # generate -> judge -> export (the instruction data) come here; until then train.data
+    # generate -> judge (the instruct helper's lines) come here, before export
+    StageSpec(
+        "export",
+        "wavecoder.instruct.export",
+        "write the accepted instances as a dataset (Alpaca JSON, messages JSONL, Parquet) "
+        "with its card and report; optionally push it to the Hugging Face Hub",
+    ),
     StageSpec(
         "train",
         "wavecoder.train.stage",
@@ -118,6 +128,12 @@ def stage_spec(name: str, stages: Sequence[StageSpec] | None = None) -> StageSpe
         if spec.name == name:
             return spec
     raise PipelineError(f"unknown stage {name!r}; stages: {', '.join(s.name for s in stages)}")
+
+
+def stage_inputs(module: ModuleType, section: Any) -> tuple[str, ...]:
+    """The upstream stages `module` reads with config `section` (see the module docstring)."""
+    pick = getattr(module, "inputs", None)
+    return tuple(pick(section)) if pick is not None else tuple(module.INPUTS)
 
 
 def load_stage(spec: StageSpec) -> ModuleType:
@@ -202,6 +218,17 @@ def load_run_config(
 # --- fingerprints -----------------------------------------------------------------------------
 
 
+def fingerprinted(section: Any) -> Any:
+    """A config section as data, less the fields marked `metadata={"fingerprint": False}`:
+    settings that do not change what a stage writes (where it also publishes it)."""
+    data = cfgmod.to_data(section)
+    if dataclasses.is_dataclass(section) and isinstance(data, dict):
+        for f in dataclasses.fields(section):
+            if f.metadata.get("fingerprint") is False:
+                data.pop(f.name, None)
+    return data
+
+
 def fingerprint_record(
     spec: StageSpec, module: ModuleType, section: Any, seed: int, inputs: dict[str, StageDir]
 ) -> dict[str, Any]:
@@ -213,7 +240,7 @@ def fingerprint_record(
         "stage": spec.name,
         "version": int(module.VERSION),
         "seed": seed,
-        "config": {spec.name: cfgmod.to_data(section)},
+        "config": {spec.name: fingerprinted(section)},
         "inputs": upstream,
     }
     return {"fingerprint": stable_hash(body, length=20), **body}
@@ -361,6 +388,7 @@ def run_pipeline(
     _save_config(rc)
     todo, forced = select_stages(stages, start=start, stop=stop or rc.stop_after, force=force)
     preflight(todo, rc)
+    check_inputs(todo, rc, store)
     results: dict[str, Stats | None] = {}
     for spec in todo:
         module = load_stage(spec)
@@ -372,11 +400,12 @@ def run_pipeline(
                 shard.count,
             )
             break
-        inputs = {name: store.stage(name) for name in module.INPUTS}
+        section = rc.sections[spec.name]
+        inputs = {name: store.stage(name) for name in stage_inputs(module, section)}
         out = store.stage(spec.name)
         results[spec.name] = run_stage(
             spec,
-            rc.sections[spec.name],
+            section,
             out,
             inputs=inputs,
             seed=rc.seed,
@@ -393,6 +422,23 @@ def preflight(todo: Sequence[StageSpec], rc: RunConfig) -> None:
         check = getattr(load_stage(spec), "preflight", None)
         if check is not None:
             check(rc.sections[spec.name])
+
+
+def check_inputs(todo: Sequence[StageSpec], rc: RunConfig, store: RunStore) -> None:
+    """Every input of a stage to run has run (at least partly) or runs before it: a missing one
+    stops the run before its first stage, not when the stage that needs it comes up."""
+    planned: set[str] = set()
+    for spec in todo:
+        module = load_stage(spec)
+        for name in stage_inputs(module, rc.sections[spec.name]):
+            if name not in planned and completion(store.stage(name))[0] == "pending":
+                hint = getattr(module, "MISSING_INPUT_HINT", "")
+                raise PipelineError(
+                    f"stage {spec.name!r} reads {name!r}, which has not run in {rc.run_dir} "
+                    f"and is not among the stages to run: run it first (--from {name})"
+                    + (f", {hint}" if hint else "")
+                )
+        planned.add(spec.name)
 
 
 def _save_config(rc: RunConfig) -> None:

@@ -28,7 +28,7 @@ def _settings(
         section = cfgmod.build(module.Config, saved.get(spec.name) or {}, where=spec.name)
     except (pl.PipelineError, cfgmod.ConfigError) as exc:
         return f"unreadable: {exc}"
-    inputs = {name: store.stage(name) for name in module.INPUTS}
+    inputs = {name: store.stage(name) for name in pl.stage_inputs(module, section)}
     new = pl.fingerprint_record(spec, module, section, int(saved.get("seed", 42)), inputs)
     if new["fingerprint"] == old["fingerprint"]:
         return "match"
@@ -56,6 +56,8 @@ def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
         records = sd.count_records("records") if sd.path.exists() else 0
         if not records and (sd.path / "ids.txt").exists():  # array stages: vectors + ids
             records = len((sd.path / "ids.txt").read_text(encoding="utf-8").split())
+        if not records and (sd.path / "data").is_dir():  # export: instances in data/ files
+            records = int(done.get("stats", {}).get("out", 0))
         rejected = sd.count_records("rejected") if sd.path.exists() else 0
         rows.append(
             (
@@ -86,6 +88,11 @@ def show_stage(run_dir: Path, stage: str, *, n: int = 5, rejected: bool = False)
     """Print the first `n` records (or rejected records) of a stage, one block each."""
     pl.stage_spec(stage)  # a clear error for a misspelt stage
     sd = RunStore(run_dir).stage(stage)
+    if stage == "export" and not rejected:  # instances with their lineage and verdicts
+        from wavecoder.instruct.export_show import show
+
+        if show(sd, n):
+            return
     name = "rejected" if rejected else "records"
     parts = sd.parts(name)
     if not parts:

@@ -16,7 +16,9 @@ until the server stops), `Reply.garbage(body)` (200 with a non-JSON body), `Repl
 body cut in the middle), `Reply.drop()` (connection closed with no reply), `Reply.truncated(text)`
 (finish_reason "length"), `Reply.filtered()` (finish_reason "content_filter", content null),
 `Reply.empty()`. `srv.capacity = k` answers 429 to requests beyond k in flight;
-`srv.peak_in_flight` is the most requests it held at once. Every reply honours `delay_s`
+`srv.peak_in_flight` is the most requests it held at once. `srv.served = {"m": "/weights/a"}`
+sets what `GET /v1/models` lists (id -> vLLM's `root`, None for none); `srv.model_listings`
+counts those GETs (they are not in `srv.requests`). Every reply honours `delay_s`
 (default: the server's `latency_s`).
 The default responder answers "echo: <last message or prompt, 200 chars>".
 
@@ -168,6 +170,10 @@ class OpenAIServer:
         self.capacity: int | None = None  # beyond this many requests in flight: 429
         self.in_flight = 0
         self.peak_in_flight = 0
+        # GET /v1/models: served model id -> the `root` it reports (vLLM: the weights' path or
+        # hub id; None: no root, as OpenAI and Ollama); `model_listings` counts those GETs.
+        self.served: dict[str, str | None] = {"test-model": None}
+        self.model_listings = 0
 
     # -- scripting ---------------------------------------------------------------------------
     def script(self, *replies: Reply, when: Predicate | None = None) -> None:
@@ -241,9 +247,12 @@ class OpenAIServer:
         return web.json_response(_completion_body(body, reply, chat))
 
     async def _models(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {"object": "list", "data": [{"id": "test-model", "object": "model"}]}
-        )
+        self.model_listings += 1
+        data: list[dict[str, Any]] = []
+        for model, root in self.served.items():
+            entry: dict[str, Any] = {"id": model, "object": "model", "owned_by": "test"}
+            data.append({**entry, "root": root} if root is not None else entry)
+        return web.json_response({"object": "list", "data": data})
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start_async(self) -> None:

@@ -1,6 +1,7 @@
 """`wavecoder eval {generate,score,selftest}`: the evaluation command line.
 
-score     run a samples file (human-eval format) in the sandbox; write results.jsonl + summary.json
+score     run a samples file (evalplus, human-eval or bigcode format) in the sandbox; write
+          results.jsonl + summary.json (resumes an interrupted run)
 generate  sample completions with an LLM client, write samples.jsonl, and score them when allowed
 selftest  run reference/buggy solutions against expected_outcomes.yaml (a timed command)
 
@@ -11,11 +12,10 @@ mismatch, 2 usage or setup error (missing toolchain, namespaces unavailable, bad
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from wavecoder.evals.generate import GenerateOptions
@@ -32,10 +32,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="eval_command", required=True)
     score = sub.add_parser("score", help="score a samples file in the sandbox")
     _benchmark(score)
-    score.add_argument("--samples", required=True, type=Path, help="JSONL with task_id, completion")
+    score.add_argument(
+        "--samples",
+        required=True,
+        type=Path,
+        help="evalplus JSONL (task_id, solution), human-eval JSONL (task_id, completion) or the "
+        "bigcode harness's generations.json",
+    )
     score.add_argument("-o", "--output", required=True, type=Path, help="output directory")
     score.add_argument(
         "--prompt-format", default="", choices=PROMPT_FORMATS, help="recorded in the summary"
+    )
+    score.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="score a file that leaves problems out (refused otherwise; pass@k then covers only "
+        "the problems it has)",
     )
     _common(score)
 
@@ -49,6 +61,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="wavecoder.llm backend",
     )
     gen.add_argument("--base-url", default="", help="OpenAI-compatible endpoint")
+    gen.add_argument(
+        "--model-revision",
+        default="",
+        help="the weights' revision (hub revision, or your tag for a served model): part of the "
+        "cache identity and the summary",
+    )
+    gen.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="ask the model again instead of replaying cached replies (and cache nothing)",
+    )
     gen.add_argument("--prompt-format", default="alpaca", choices=PROMPT_FORMATS)
     gen.add_argument("-n", "--n-samples", type=int, default=1)
     gen.add_argument("--temperature", type=float, default=0.0)
@@ -159,14 +182,17 @@ def _score(args: argparse.Namespace) -> int:
         gen=gen or DEFAULT_GENERATE,
         score=_options(args),
         samples=args.samples,
+        allow_partial=args.allow_partial,
     )
     _print_scores(summary)
     return 0
 
 
-def _print_scores(summary: dict[str, object]) -> None:
-    keep = ("status_counts", "base_tests")
-    print(json.dumps({k: v for k, v in summary.items() if k.startswith("pass@") or k in keep}))
+def _print_scores(summary: dict[str, Any]) -> None:
+    """What was scored, against what, and the scores (pass@k to 4 decimals)."""
+    from wavecoder.evals.report import format_summary
+
+    print(format_summary(summary))  # a partial run was also logged as a PARTIAL warning
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -205,6 +231,9 @@ def _generate_with(args: argparse.Namespace, llm: object, opts: GenerateOptions)
         print(f"descriptions: {summary['explain']['descriptions_file']}")
     print(f"wrote {summary['samples']} samples to {args.output / 'samples.jsonl'}")
     if not args.allow_code_execution:
+        from wavecoder.evals.report import format_generation
+
+        print(format_generation(summary.get("generation", {})))
         print("not scoring: pass --allow-code-execution to run them", file=sys.stderr)
         return 0
     _print_scores(summary)
@@ -219,6 +248,8 @@ def _llm(args: argparse.Namespace) -> object:
         model=args.model,
         base_url=args.base_url,
         endpoint="chat" if args.prompt_format == "chat" else "completions",
+        model_revision=args.model_revision,
+        cache=not args.no_cache,
     )  # type: ignore[arg-type]
     return build_llm(cfg, role="eval")
 

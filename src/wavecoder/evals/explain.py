@@ -28,7 +28,7 @@ from pathlib import Path
 
 from wavecoder.evals.benchmarks import Benchmark
 from wavecoder.evals.generate import GenerateOptions, build_requests, response_texts
-from wavecoder.evals.prompts import postprocess
+from wavecoder.evals.prompts import to_completion
 from wavecoder.evals.types import Completion, Problem
 
 # The harness's stop words for HumanEvalPack, plus its end-of-text token.
@@ -147,8 +147,8 @@ def synthesize(
     completions: list[Completion] = []
     for d, problem, response in zip(descriptions, staged, responses, strict=True):
         for i, raw in enumerate(response_texts(response, f"{d.task_id} (description {d.index})")):
-            code = postprocess(opts.prompt_format, bench, problem, raw)
-            completions.append(Completion(d.task_id, d.index * per + i, code, raw=raw))
+            index = d.index * per + i
+            completions.append(to_completion(opts.prompt_format, bench, problem, raw, index))
     return completions
 
 

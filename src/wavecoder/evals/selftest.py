@@ -17,7 +17,8 @@ from typing import Any
 
 from wavecoder.evals.benchmarks import load
 from wavecoder.evals.passk import aggregate, count_passes
-from wavecoder.evals.score import ScoreOptions, read_samples, score_completions
+from wavecoder.evals.samples import read_samples
+from wavecoder.evals.score import ScoreOptions, score_completions
 from wavecoder.evals.types import Completion, Outcome, Problem
 
 

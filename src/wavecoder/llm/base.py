@@ -237,13 +237,14 @@ class LLM(Protocol):
 class LLMConfig:
     """How to reach one role's model. Holds no secret: only the NAME of the key's env var.
 
-    base_url / base_urls: one or several OpenAI-compatible endpoints (all serving the same
-    model); empty means `$OPENAI_BASE_URL`, else api.openai.com. `model_revision` is part of
-    a server model's identity: bump it when the weights behind the name change.
-    `cache_namespace` "" means "eval" for role "eval" and "default" otherwise. `cache_path`
-    "" means `$WAVECODER_CACHE_DIR/llm.sqlite` (default ~/.cache/wavecoder). Prices are USD
-    per million tokens; None looks the model up in the price table (extended by
-    `prices_file`, YAML or JSON `{model: {input: x, output: y}}`). `budget_usd` None = no cap.
+        base_url / base_urls: one or several OpenAI-compatible endpoints (all serving the same
+        model); empty means `$OPENAI_BASE_URL`, else api.openai.com. `model_revision` is part of
+        a server model's identity: bump it when the weights behind the name change (a server that
+    reports its weights, as vLLM does, adds them itself: `identify_server`).
+        `cache_namespace` "" means "eval" for role "eval" and "default" otherwise. `cache_path`
+        "" means `$WAVECODER_CACHE_DIR/llm.sqlite` (default ~/.cache/wavecoder). Prices are USD
+        per million tokens; None looks the model up in the price table (extended by
+        `prices_file`, YAML or JSON `{model: {input: x, output: y}}`). `budget_usd` None = no cap.
     """
 
     backend: Backend = "openai"
@@ -254,6 +255,9 @@ class LLMConfig:
     base_url_env: str = "OPENAI_BASE_URL"
     api_key_env: str = "OPENAI_API_KEY"
     model_revision: str = ""
+    # Ask each endpoint's /v1/models for the weights it serves (vLLM's `root`) and key the cache
+    # on them; None: on for the model under evaluation (role "eval"), off for other roles.
+    identify_server: bool | None = None
     concurrency: int = 64
     min_concurrency: int = 1
     max_retries: int = 6

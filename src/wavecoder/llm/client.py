@@ -97,6 +97,22 @@ class Client:
             if self.cache is not None:
                 self.cache.commit()
 
+    def describe(self) -> dict[str, Any]:
+        """What answers this client's requests (for summaries; no secret, URLs redacted)."""
+        from wavecoder.llm.identity import redact
+
+        cfg = getattr(self.backend, "cfg", None)
+        out: dict[str, Any] = {"backend": self.backend.name, "model": self.accountant.model}
+        out["revision"] = getattr(cfg, "model_revision", "")
+        if getattr(cfg, "adapter", ""):
+            out["adapter"] = cfg.adapter  # type: ignore[union-attr]
+        if hasattr(self.backend, "urls"):
+            out["endpoints"] = [redact(u) for u in self.backend.urls]
+            out["served_weights"] = getattr(self.backend, "served_weights", "")
+        out["identity"] = self.identity
+        out["cache"] = str(self.cache.path) if self.cache is not None else "off"
+        return out
+
     def stats(self) -> dict[str, int | float | str]:
         out = self.accountant.stats()
         backend_stats = getattr(self.backend, "stats", None)
@@ -221,6 +237,8 @@ def _progress_bar(total: int, desc: str, *, enabled: bool) -> Any:
 
 def build_client(cfg: LLMConfig, *, role: str) -> Client:
     backend: Backend
+    if cfg.identify_server is None:
+        cfg = replace(cfg, identify_server=role == "eval")
     if cfg.backend == "openai":
         from wavecoder.llm.openai_compat import OpenAIBackend
 

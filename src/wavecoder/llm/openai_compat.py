@@ -94,11 +94,18 @@ class OpenAIBackend:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.attempts = 0
         self.retries = 0
+        self.served_weights = ""
+        if cfg.identify_server:
+            from wavecoder.llm.identity import served_weights
+
+            self.served_weights = served_weights(self.urls, cfg.model, api_key_env=cfg.api_key_env)
 
     @property
     def identity(self) -> str:
+        """name[@revision][+served:<root the server reports>] (see `wavecoder.llm.identity`)."""
         rev = self.cfg.model_revision
-        return f"{self.cfg.model}@{rev}" if rev else self.cfg.model
+        ident = f"{self.cfg.model}@{rev}" if rev else self.cfg.model
+        return f"{ident}+served:{self.served_weights}" if self.served_weights else ident
 
     # -- clients -----------------------------------------------------------------------------
     def _client(self, url: str) -> Any:

@@ -5,8 +5,9 @@ train the same way. The stage folder is the training output folder: `checkpoints
 interrupted run resumes from the last one), `model/` or `adapter/`, `training_summary.json`,
 `rejected.jsonl` (records that could not be encoded, with the reason), `metrics.jsonl`.
 
-Until the dataset stage (generate -> judge -> export) exists, the data comes from `data`: the
-files or hub ids `wavecoder train -i` takes. Settings: a recipe (bundled name or YAML) with
+The data is what the run's `export` stage wrote (its `train_file`, the first format exported),
+unless `data` names files or hub ids (what `wavecoder train -i` takes): then export is not an
+input and need not have run. Settings: a recipe (bundled name or YAML) with
 `settings` on top, checked when the config loads so a typo fails before hours of earlier stages.
 Multi-GPU: run this stage alone under accelerate (`accelerate launch -m wavecoder run CONFIG
 --from train --to train`); the other stages are single-process.
@@ -21,15 +22,16 @@ from wavecoder.config import ConfigError, build, to_data
 from wavecoder.train.settings import TrainConfig, check, recipe_data
 
 VERSION = 1
-INPUTS: tuple[str, ...] = ()
+INPUTS: tuple[str, ...] = ("export",)
 SHARDABLE = False
+MISSING_INPUT_HINT = "or name the data with train.data=[FILE]"
 
 
 @dataclass(frozen=True)
 class Config:
     """The `train:` section of an experiment YAML."""
 
-    data: tuple[str, ...] = ()  # instruction data: files, folders or hub ids (owner/name[:split])
+    data: tuple[str, ...] = ()  # files, folders or hub ids (owner/name[:split]); () = export's
     base_model: str = ""  # hub id or local directory
     recipe: str = ""  # bundled recipe name (wavecoder train --help lists them) or a YAML path
     settings: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields over the recipe
@@ -55,14 +57,13 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def inputs(cfg: Config) -> tuple[str, ...]:
+    """Named data replaces the export: a run `--from train` then needs no dataset stages."""
+    return () if cfg.data else INPUTS
+
+
 def preflight(cfg: Config) -> None:
     """What must be set before any stage of the run starts."""
-    if not cfg.data:
-        raise ConfigError(
-            "train.data is empty: name the instruction data (alpaca, messages or "
-            "prompt/completion JSON/JSONL/Parquet files, or a hub id), e.g. "
-            "train.data=[codeocean.jsonl]"
-        )
     if not cfg.base_model:
         raise ConfigError(
             "train.base_model is empty: name a hub id or a local model directory, e.g. "
@@ -75,8 +76,9 @@ def run(ctx: Any) -> dict[str, Any]:
 
     cfg: Config = ctx.cfg
     preflight(cfg)
+    data = cfg.data or (str(_exported(ctx)),)
     job = TrainJob(
-        inputs=cfg.data,
+        inputs=data,
         out=ctx.out.path,
         base_model=cfg.base_model,
         cfg=cfg.train_config(),
@@ -85,6 +87,14 @@ def run(ctx: Any) -> dict[str, Any]:
     )
     summary = train(job)
     return stats(summary)
+
+
+def _exported(ctx: Any) -> Any:
+    from wavecoder.instruct.export import train_file
+
+    if "export" not in ctx.inputs:  # a standalone `wavecoder train`-like call without data
+        raise ConfigError("train.data is empty and no export stage folder is given")
+    return train_file(ctx.inputs["export"])
 
 
 def stats(summary: dict[str, Any]) -> dict[str, Any]:

@@ -113,3 +113,17 @@ def test_status_marks_stages_past_stop_after(tmp_path: Path) -> None:
     states = {row[0]: row[1] for row in status_rows(tmp_path)}
     assert states["filter"] == "pending"
     assert states["train"] == states["eval"] == "pending (after stop_after: filter)"
+
+
+def test_overrides_may_follow_options(tmp_path: Path) -> None:
+    """`wavecoder run CONFIG --force S key=value` (the run --help example): argparse alone
+    stops reading overrides at the first option and refused the rest."""
+    parser = cli.build_parser()
+    args = cli.parse(parser, ["run", "c.yaml", "a.b=1", "--force", "select", "select.budget=50"])
+    assert args.overrides == ["a.b=1", "select.budget=50"] and args.force == ["select"]
+    args = cli.parse(parser, ["filter", "-i", "x", "-o", "y", "--seed", "3", "max_chars=10"])
+    assert args.overrides == ["max_chars=10"] and args.seed == 3
+    with pytest.raises(SystemExit):
+        cli.parse(parser, ["status", "runs/x", "a=1"])  # status takes no overrides
+    with pytest.raises(SystemExit):
+        cli.parse(parser, ["run", "c.yaml", "--force", "select", "--bogus"])

@@ -126,3 +126,24 @@ def test_hash_inside_python_docstring_is_not_a_comment() -> None:
     b = _code(code='def f():\n    """Use """\n    return 1\n')
     assert a.code_hash != b.code_hash
     assert "# sparingly" in normalize_code('def f():\n    """Use # sparingly."""', "python")
+
+
+def test_field_types_are_resolved_once_per_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading records must not re-evaluate annotations per record (~1 ms each, minutes for a
+    dataset); a nested record class is resolved once too."""
+    import wavecoder.records as records
+
+    calls: list[type] = []
+    real = records.get_type_hints
+
+    def counting(cls: type, *args: object, **kwargs: object) -> dict[str, object]:
+        calls.append(cls)
+        return real(cls)
+
+    monkeypatch.setattr(records, "get_type_hints", counting)
+    records._field_types.cache_clear()
+    v = Verdict("ex", True, (RuleVerdict("r", "yes", "ok"),), overall="yes")
+    for _ in range(50):
+        assert Verdict.from_dict(v.to_dict()) == v
+    assert sorted(c.__name__ for c in calls) == ["RuleVerdict", "Verdict"]
+    records._field_types.cache_clear()

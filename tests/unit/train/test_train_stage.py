@@ -40,12 +40,42 @@ def test_bad_settings_fail_when_the_config_loads(section: dict, message: str) ->
 
 def test_preflight_names_what_is_missing(tmp_path: Path) -> None:
     rc = pl.build_run_config({"run_dir": str(tmp_path / "run"), "train": {"base_model": "m"}})
-    with pytest.raises(ConfigError, match=r"train\.data is empty"):
+    with pytest.raises(pl.PipelineError, match=r"reads 'export'.*train\.data=\[FILE\]"):
         pl.run_pipeline(rc, start="train", stop="train", quiet=True)
     rc = pl.build_run_config({"run_dir": str(tmp_path / "run"), "train": {"data": ["d.jsonl"]}})
     with pytest.raises(ConfigError, match=r"train\.base_model is empty"):
         pl.run_pipeline(rc, start="train", stop="train", quiet=True)
     assert not (tmp_path / "run" / "train").exists(), "nothing may start before preflight"
+
+
+def test_train_reads_what_export_wrote_unless_data_names_files(
+    tmp_path: Path, tiny_llama: Path
+) -> None:
+    from tests.unit.instruct.export_run import build
+    from wavecoder.instruct.export import Config as ExportConfig
+
+    built = build(tmp_path / "run")
+    spec = pl.stage_spec("export")
+    inputs = {n: built.store.stage(n) for n in pl.load_stage(spec).INPUTS}
+    cfg = ExportConfig(formats=("messages", "alpaca"), report=False)
+    pl.run_stage(spec, cfg, built.store.stage("export"), inputs=inputs, quiet=True)
+    section = {"base_model": str(tiny_llama), "recipe": "tiny-cpu", "settings": {"max_steps": 1}}
+    rc = pl.build_run_config({"run_dir": str(tmp_path / "run"), "train": section})
+    stats = pl.run_pipeline(rc, start="train", stop="train", quiet=True)["train"]
+    assert stats is not None and (stats["in"], stats["out"]) == (4, 4)
+    out = tmp_path / "run" / "train"
+    summary = json.loads((out / "training_summary.json").read_text())
+    (source,) = summary["data"]
+    assert source["name"].endswith("export/data/messages.jsonl") and source["records"] == 4
+    fp = json.loads((out / "fingerprint.json").read_text())
+    assert set(fp["inputs"]) == {"export"}, "a re-export makes the trained model stale"
+
+    named = {**section, "data": [str(write_jsonl(tmp_path / "d.jsonl", alpaca_rows(3)))]}
+    train_module = pl.load_stage(pl.stage_spec("train"))
+    assert (
+        pl.stage_inputs(train_module, pl.build_run_config({"train": named}).sections["train"]) == ()
+    )
+    assert pl.stage_inputs(train_module, rc.sections["train"]) == ("export",)
 
 
 def test_pipeline_trains_resumes_and_notices_changed_settings(
