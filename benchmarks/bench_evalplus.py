@@ -10,7 +10,7 @@ verdicts, every disagreement, and the wall time of each. Known: evalplus 0.3.1 f
 HumanEval/32 candidate (its find_zero oracle never records a pass); wavecoder applies the oracle
 as intended. `pip install evalplus==0.3.1` (the `bench` extra) first.
 
-    python benchmarks/bench_evalplus.py [--mini | --mbpp] [--limit N] [--exclude ID ...]
+    python benchmarks/bench_evalplus.py [--mini | --mbpp] [--skip N] [--limit N] [--exclude ID ...]
                                         [--sandbox weak]
 """
 
@@ -18,8 +18,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks"
 SIZE_BUG = (
@@ -51,9 +58,14 @@ def main() -> None:
     ap.add_argument("--mini", action="store_true")
     ap.add_argument("--mbpp", action="store_true", help="MBPP+ (the 399-task file)")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--skip", type=int, default=0, help="leave out the first N problems")
     ap.add_argument("--exclude", nargs="*", default=[], help="task ids to leave out")
     ap.add_argument("--sandbox", default="namespaces", choices=("namespaces", "weak"))
+    ap.add_argument("--evalplus-job", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.evalplus_job:
+        evalplus_job(args.evalplus_job)
+        return
     from wavecoder.evals.benchmarks import load, sha256
     from wavecoder.evals.score import ScoreOptions, score_completions
     from wavecoder.evals.types import Completion
@@ -61,6 +73,7 @@ def main() -> None:
     name = "mbppplus" if args.mbpp else "humanevalplus-mini" if args.mini else "humanevalplus"
     bench, problems, path = load(name, DATA)
     problems = [p for p in problems if p.task_id not in set(args.exclude)]
+    problems = problems[args.skip :]
     problems = problems[: args.limit] if args.limit else problems
     comps = [
         Completion(p.task_id, i, c)
@@ -74,12 +87,42 @@ def main() -> None:
     ours_s = time.monotonic() - start
     mine = {(o.task_id, o.sample_index): (o.passed or o.stage == "plus", o.passed) for o in ours}
     start = time.monotonic()
-    theirs = run_evalplus(path, problems, comps, sha256(path), "mbpp" if args.mbpp else "humaneval")
+    dataset = "mbpp" if args.mbpp else "humaneval"
+    theirs = in_fresh_interpreter(path, problems, comps, sha256(path), dataset)
     theirs_s = time.monotonic() - start
     report(mine, theirs, ours_s, theirs_s, len(comps))
 
 
-def run_evalplus(path: Path, problems: list, comps: list, digest: str, dataset: str) -> dict:  # type: ignore[type-arg]
+def in_fresh_interpreter(
+    path: Path, problems: list, comps: list, digest: str, dataset: str
+) -> dict:  # type: ignore[type-arg]
+    """run_evalplus in a new interpreter: evalplus forks its checks from the calling process and
+    caps each child's address space at 4 GB, which this process (sandbox threads, our ground
+    truth) can already exceed, failing correct candidates with MemoryError."""
+    job = {
+        "args": (str(path), [p.task_id for p in problems], digest, dataset),
+        "comps": [(c.task_id, c.sample_index, c.completion) for c in comps],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "job.pkl").write_bytes(pickle.dumps(job))
+        subprocess.run([sys.executable, __file__, "--evalplus-job", tmp], check=True)
+        return pickle.loads((Path(tmp) / "out.pkl").read_bytes())  # type: ignore[no-any-return]
+
+
+def evalplus_job(folder: Path) -> None:
+    from wavecoder.evals.types import Completion
+
+    job = pickle.loads((folder / "job.pkl").read_bytes())
+    path, ids, digest, dataset = job["args"]
+    comps = [Completion(t, i, c) for t, i, c in job["comps"]]
+    problems = [type("P", (), {"task_id": t}) for t in ids]
+    out = run_evalplus(Path(path), problems, comps, digest, dataset, os.cpu_count() or 1)
+    (folder / "out.pkl").write_bytes(pickle.dumps(out))
+
+
+def run_evalplus(  # type: ignore[type-arg]
+    path: Path, problems: list, comps: list, digest: str, dataset: str, workers: int
+) -> dict:
     from evalplus.data.mbpp import mbpp_deserialize_inputs
     from evalplus.data.utils import stream_jsonl
     from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
@@ -96,16 +139,19 @@ def run_evalplus(path: Path, problems: list, comps: list, digest: str, dataset: 
     ids = hashlib.sha256(" ".join(sorted(rows)).encode()).hexdigest()[:8]
     key = f"wavecoder-bench-{dataset}-{digest[:16]}-{ids}"
     truth = get_groundtruth(rows, key, not_none)
-    out = {}
-    for c in comps:
+
+    def one(c: Any) -> tuple[tuple[str, int], tuple[bool, bool]]:
         row = rows[c.task_id]
         res = check_correctness(
             dataset, c.sample_index, row, row["prompt"] + c.completion, truth[c.task_id],
             fast_check=True,
         )  # fmt: skip
         base_ok = res["base"][0] == PASS
-        out[(c.task_id, c.sample_index)] = (base_ok, base_ok and res["plus"][0] == PASS)
-    return out
+        return (c.task_id, c.sample_index), (base_ok, base_ok and res["plus"][0] == PASS)
+
+    # each check runs in a process of its own (evalplus's untrusted_check); threads only wait
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(pool.map(one, comps))
 
 
 def report(mine: dict, theirs: dict, ours_s: float, theirs_s: float, n: int) -> None:  # type: ignore[type-arg]
