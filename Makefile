@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0 -e ".[all,dev]"
 	touch $(STAMP)
 
+# without OPENAI_BASE_URL / OPENAI_API_KEY it stops before generate with the prompts and an estimate
 demo: setup
 	$(BIN)/wavecoder run configs/tiny.yaml
-	$(BIN)/wavecoder show runs/tiny select -n 2
+	$(BIN)/wavecoder show runs/tiny judge -n 2
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
@@ -44,6 +45,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_dedup.py
 	$(BIN)/python benchmarks/bench_kcenter.py --repeat 2
 	$(BIN)/python benchmarks/bench_llm.py
+	$(BIN)/python benchmarks/bench_instruct.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_eval.py
 

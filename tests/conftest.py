@@ -20,6 +20,7 @@ BUDGETS: dict[str, float] = {
     "unit/core": 120,
     "unit/corpus": 420,
     "unit/llm": 300,
+    "unit/instruct": 240,
     "unit/evals": 600,
     "unit/train": 420,
     "integration": 420,

@@ -34,17 +34,30 @@ DELEGATED: dict[str, tuple[str, str]] = {
         "wavecoder.evals.cli",
         "generate and score HumanEval, MBPP, HumanEvalPack in a sandbox",
     ),
+    "decontaminate": (
+        "wavecoder.instruct.decontaminate_cli",
+        "drop or flag instances that copy a benchmark solution; leakage report",
+    ),
 }
 
 EXAMPLES = {
     "run": "wavecoder run configs/tiny.yaml\n  wavecoder run configs/tiny.yaml --force select "
     "select.budget=50",
     "status": "wavecoder status runs/tiny",
-    "show": "wavecoder show runs/tiny filter -n 3 --rejected",
+    "show": "wavecoder show runs/tiny judge -n 3\n"
+    "  wavecoder show runs/tiny filter -n 3 --rejected",
     "train": "wavecoder train -i data.jsonl -o runs/ds --base-model "
     "deepseek-ai/deepseek-coder-6.7b-base --recipe paper-deepseek-6.7b",
     "eval": "wavecoder eval score --benchmark humaneval --samples samples.jsonl "
     "--allow-code-execution -o out/eval",
+}
+
+
+STAGE_EXAMPLES = {
+    "generate": "wavecoder generate -i runs/tiny/select -i runs/tiny/dedup -o out/generate "
+    "rounds=1 llm.base_url=http://localhost:8000/v1 llm.model=M",
+    "judge": "wavecoder judge -i out/generate -i runs/tiny/dedup -o out/judge "
+    "llm.base_url=http://localhost:8000/v1 llm.model=M",
 }
 
 
@@ -158,6 +171,8 @@ def _add_stage(
     sub: argparse._SubParsersAction, common: argparse.ArgumentParser, spec: pl.StageSpec
 ) -> None:
     example = f"wavecoder {spec.name} -i runs/tiny/<input> -o out/{spec.name} key=value"
+    if spec.name in STAGE_EXAMPLES:
+        example = STAGE_EXAMPLES[spec.name]
     if spec.name == "ingest":
         example = (
             "wavecoder ingest -i stdlib -o out/ingest\n  wavecoder ingest -i "
@@ -228,7 +243,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
         force=args.force,
         quiet=args.quiet,
     )
-    stats = out.read_json("stats") or {}
+    stats = out.read_json("stats") or pl.stage_stats(out)
     if not args.quiet:
         print(f"{spec.name}: {_fmt_stats(stats)} -> {out.path}")
     return 0
@@ -283,6 +298,10 @@ def print_status(run_dir: Path) -> None:
     print(f"run {run_dir}")
     for row in (header, *rows):
         print("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    from wavecoder.instruct.inspect import funnel_lines
+
+    for line in funnel_lines(run_dir):
+        print(line)
 
 
 def _fmt_stats(stats: dict[str, object]) -> str:
@@ -322,7 +341,13 @@ def _is_override(arg: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parse(parser, argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:  # the REMAINDER would refuse options before a positional
+        command = argv[0]
+        args = argparse.Namespace(command=command, delegate=DELEGATED[command][0], help=False)
+        args.rest, args.quiet, args.verbose = argv[1:], False, False
+    else:
+        args = parse(parser, argv)
     setup_logging(quiet=args.quiet, verbose=args.verbose)
     try:
         if getattr(args, "delegate", None):

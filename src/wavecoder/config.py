@@ -6,7 +6,9 @@ the wrong type with a message that names the key path. Overrides are parsed as Y
 `select.budget=0.1` is a float and `filter.blacklist=[a, b]` a list.
 
 Secrets never live in a config: a field may name an environment variable (`api_key_env`) but a
-key that looks like a secret with a literal value is refused, so a saved config never leaks one.
+key that looks like a secret with a literal value is refused, and so is any `*_env` value that
+is not an environment-variable name (a pasted key), without echoing it; a saved config never
+leaks one. A YAML mapping that repeats a key (two `select:` sections) is refused with its line.
 Not here: which sections exist (`wavecoder.pipeline` lists the stages and their Config classes).
 """
 
@@ -30,6 +32,7 @@ class ConfigError(ValueError):
 
 
 _SECRET_KEY = re.compile(r"(^|_)(api_?key|secret|password|token)$", re.I)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def build(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "") -> T:
@@ -77,6 +80,15 @@ def _join(where: str, key: str) -> str:
 
 
 def _refuse_secret(path: str, key: str, value: Any) -> None:
+    if key.endswith("_env") and value not in (None, ""):
+        if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
+            # The value is not shown: a key pasted where its variable's name belongs is a secret.
+            raise ConfigError(
+                f"{path}: not an environment variable name (letters, digits and _, not starting "
+                f"with a digit; value not shown); name the variable that holds the secret, "
+                f"e.g. {key}: OPENAI_API_KEY, and export the secret in it"
+            )
+        return
     if _SECRET_KEY.search(key) and value not in (None, ""):
         raise ConfigError(
             f"{path}: secrets do not belong in a config; name the environment variable that holds "
@@ -175,7 +187,7 @@ def load_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -185,6 +197,29 @@ def load_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     return data
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key repeated in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            # `<<: *anchor` merges may be overridden by explicit keys: only those are compared
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} appears twice (lines {seen[key]} and {line}); merge them",
+                    key_node.start_mark,
+                )
+            if isinstance(key, str | int | float | bool):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -225,10 +260,14 @@ def _deep_copy(data: Any) -> Any:
 
 
 def diff_keys(old: Any, new: Any, where: str = "") -> list[str]:
-    """Dotted keys whose values differ between two plain-data configs."""
+    """Dotted keys whose values differ between two plain-data configs (a key only one side has
+    counts, even when its value is null: a setting added to a stage since it ran)."""
     if isinstance(old, dict) and isinstance(new, dict):
         keys: list[str] = []
         for k in sorted(set(old) | set(new)):
+            if (k in old) != (k in new):
+                keys.append(_join(where, str(k)))
+                continue
             keys += diff_keys(old.get(k), new.get(k), _join(where, str(k)))
         return keys
     return [] if old == new else [where or "(all)"]

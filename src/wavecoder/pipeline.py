@@ -14,6 +14,18 @@ stage (imported only when used, so `import wavecoder` stays light). A stage modu
     MISSING_INPUT_HINT (opt.)   what else to do when an input has not run (a setting)
     preflight(cfg) (optional)   raises ConfigError on what must be fixed before the run starts
                                 (consent, missing data): checked for every stage to run first
+    fingerprint_config(cfg) (optional)  the part of its section the fingerprint hashes
+    defer(cfg, inputs=, seed=, sections=) (optional)  a message when the stage cannot run yet
+                                (no LLM endpoint configured): the run prints it and stops
+                                there cleanly (exit 0), leaving the stage pending
+    PAIRED_WITH: str (optional) the next stage, run together with this one round by round by
+                                `run_pair(ctx, next_ctx) -> (stats, next_stats)` (generate and
+                                judge feed each other); its config is part of this fingerprint
+
+Sharding (`--shard i/n`, contract in `wavecoder.store`): a shard of a stage gets its inputs as
+that shard (exactly its records), is done when its marker is, and a stage is done only when all
+its shards are; a sharded run stops before the first stage with SHARDABLE = False. An unsharded
+run into a sharded folder runs the missing shards instead of writing unsharded files.
 
 A stage's fingerprint hashes its config section, VERSION, the run seed and the fingerprints of its
 inputs. A finished stage whose fingerprint no longer matches stops the run with the changed keys
@@ -75,7 +87,21 @@ STAGES: tuple[StageSpec, ...] = (
         "wavecoder.corpus.select",
         "pick a maximally diverse coreset with exact k-center greedy",
     ),
-    # generate -> judge (the instruct helper's lines) come here, before export
+    StageSpec(
+        "generate",
+        "wavecoder.instruct.generate",
+        "write instruction cases from the coreset with the LLM generator (4 tasks, few-shot)",
+    ),
+    StageSpec(
+        "judge",
+        "wavecoder.instruct.judge",
+        "check each case rule by rule with the LLM discriminator; feed the example pools",
+    ),
+    StageSpec(
+        "decontaminate",
+        "wavecoder.instruct.decontaminate",
+        "drop accepted instances that copy a benchmark solution (exact, n-gram, embedding)",
+    ),
     StageSpec(
         "export",
         "wavecoder.instruct.export",
@@ -105,6 +131,12 @@ class StaleStageError(PipelineError):
     """A finished stage's settings changed: rerun it with --force or restore the settings."""
 
     exit_code = 3
+
+
+class UsageError(PipelineError):
+    """Options that contradict each other or the config (e.g. --force of a stage not run)."""
+
+    exit_code = 2
 
 
 @dataclass
@@ -230,20 +262,49 @@ def fingerprinted(section: Any) -> Any:
 
 
 def fingerprint_record(
-    spec: StageSpec, module: ModuleType, section: Any, seed: int, inputs: dict[str, StageDir]
+    spec: StageSpec,
+    module: ModuleType,
+    section: Any,
+    seed: int,
+    inputs: dict[str, StageDir],
+    *,
+    known: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The stage's fingerprint; upstream fingerprints come from disk unless `known` (a plan
+    of stages about to run) gives them. `extra`: other sections its output depends on, as
+    fingerprint data (`paired_sections`)."""
     upstream = {}
     for name, sd in sorted(inputs.items()):
+        if known and name in known:
+            upstream[name] = known[name]
+            continue
         fp = sd.read_json("fingerprint", sharded=False)
         upstream[name] = fp["fingerprint"] if fp else "external"
     body = {
         "stage": spec.name,
         "version": int(module.VERSION),
         "seed": seed,
-        "config": {spec.name: fingerprinted(section)},
+        "config": {spec.name: section_data(module, section), **(extra or {})},
         "inputs": upstream,
     }
     return {"fingerprint": stable_hash(body, length=20), **body}
+
+
+def section_data(module: ModuleType, section: Any) -> Any:
+    """What of a section the fingerprint hashes: the module's `fingerprint_config(section)`
+    (LLM stages leave out endpoints and budgets), else `fingerprinted(section)`."""
+    custom = getattr(module, "fingerprint_config", None)
+    return custom(section) if custom is not None else fingerprinted(section)
+
+
+def paired_sections(module: ModuleType, sections: dict[str, Any]) -> dict[str, Any] | None:
+    """The paired stage's section as fingerprint data: part of a PAIRED_WITH stage's
+    fingerprint in a run (its verdicts shape the prompts of later rounds)."""
+    paired = getattr(module, "PAIRED_WITH", None)
+    if not paired or paired not in sections:
+        return None
+    return {paired: section_data(load_stage(stage_spec(paired)), sections[paired])}
 
 
 def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -261,17 +322,7 @@ def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 def completion(sd: StageDir) -> tuple[str, list[int]]:
     """("done" | "partial" | "pending", missing shard indexes) for a stage folder."""
-    if (sd.path / "done.json").exists():
-        return "done", []
-    markers = list(sd.path.glob("done.shard-*-of-*.json"))
-    if markers:
-        count = int(markers[0].name.split("-of-")[1].split(".")[0])
-        have = {int(m.name.split("shard-")[1].split("-of")[0]) for m in markers}
-        missing = [i for i in range(count) if i not in have]
-        return ("done" if not missing else "partial"), missing
-    if (sd.path / "fingerprint.json").exists():
-        return "partial", []
-    return "pending", []
+    return sd.completion()
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -288,35 +339,27 @@ def run_stage(
     force: bool = False,
     quiet: bool = False,
     round: int = 0,
+    extra: dict[str, Any] | None = None,
 ) -> Stats | None:
-    """Run one stage into `out` unless it is already done; returns its stats (None if skipped)."""
+    """Run one stage into `out` unless it is already done; returns its stats (None if skipped).
+    `extra`: other sections its output depends on (`paired_sections`).
+
+    An unsharded run into a folder that holds shard parts finishes the missing shards (with the
+    same shard count) instead of writing unsharded files beside them.
+    """
     module = load_stage(spec)
     if out.shard and not getattr(module, "SHARDABLE", True):
         raise PipelineError(f"stage {spec.name!r} needs all records at once and cannot be sharded")
-    for name, sd in inputs.items():
-        state, missing = completion(sd)
-        if state != "done" and out.shard and missing and out.shard.index not in missing:
-            state = "done"  # a sharded run needs only its own shard of the upstream stage
-        if state != "done":
-            detail = f" (shards {missing} missing)" if missing else ""
-            raise PipelineError(
-                f"stage {spec.name!r} reads {name!r} at {sd.path}, which is not finished{detail}"
-            )
-    fp = fingerprint_record(spec, module, section, seed, inputs)
-    old = out.read_json("fingerprint", sharded=False)
-    if force:
-        out.clear()
-    elif old and old["fingerprint"] != fp["fingerprint"]:
-        raise StaleStageError(
-            f"stage {spec.name!r} in {out.path} was made with other settings "
-            f"({describe_change(old, fp)}); rerun it and the stages after it with "
-            f"--force {spec.name}, or restore the settings"
-        )
-    elif out.is_done():
+    count = None if force else out.layout()
+    if out.shard is None and count:
+        return _run_shards(spec, section, out, count, inputs=inputs, paths=paths, seed=seed,
+                           quiet=quiet, round=round, extra=extra)  # fmt: skip
+    inputs = {name: sd.with_shard(out.shard) for name, sd in inputs.items()}  # read as this shard
+    _check_inputs(spec, inputs, out.shard)
+    fp = fingerprint_record(spec, module, section, seed, inputs, extra=extra)
+    if not _prepare_out(spec, out, fp, force=force, count=count):
         log.info("%s: done already, skipped", spec.name)
         return None
-    out.path.mkdir(parents=True, exist_ok=True)
-    out.write_json("fingerprint", fp, sharded=False)
     ctx = StageContext(
         name=spec.name,
         cfg=section,
@@ -328,9 +371,41 @@ def run_stage(
         quiet=quiet,
         round=round,
     )
-    log.info("%s: running", spec.name)
+    return _execute(module, ctx, fp)
+
+
+def _prepare_out(
+    spec: StageSpec, out: StageDir, fp: dict[str, Any], *, force: bool, count: int | None
+) -> bool:
+    """Get `out` ready for a run and write the fingerprint; False: it is done already."""
+    old = out.read_json("fingerprint", sharded=False)
+    if force:
+        if old and old["fingerprint"] != fp["fingerprint"]:
+            out.with_shard(None).clear()  # other shards' parts were made with the old settings
+        out.clear()
+    elif old and old["fingerprint"] != fp["fingerprint"]:
+        raise _stale(spec, out, old, fp)
+    elif out.is_done():
+        return False
+    elif out.shard is not None:
+        _check_layout(spec, out, count)
+    out.path.mkdir(parents=True, exist_ok=True)
+    out.write_json("fingerprint", fp, sharded=False)
+    return True
+
+
+def _execute(module: ModuleType, ctx: StageContext, fp: dict[str, Any]) -> Stats:
+    """Run the stage, then write its stats and (last) its done marker."""
+    where = f"{ctx.name} shard {ctx.out.shard}" if ctx.out.shard else ctx.name
+    log.info("%s: running", where)
     start = time.monotonic()
     stats = dict(module.run(ctx) or {})
+    return _finish(ctx, fp, stats, start)
+
+
+def _finish(ctx: StageContext, fp: dict[str, Any], stats: Stats, start: float) -> Stats:
+    out = ctx.out
+    where = f"{ctx.name} shard {out.shard}" if out.shard else ctx.name
     seconds = round_(time.monotonic() - start)
     out.write_json("stats", stats)
     out.mark_done(
@@ -341,8 +416,150 @@ def run_stage(
             "stats": stats,
         }
     )
-    log.info("%s: done in %.1fs %s", spec.name, seconds, _brief(stats))
+    log.info("%s: done in %.1fs %s", where, seconds, _brief(stats))
+    if stats.get("out") == 0:  # e.g. a misspelt split or language: say so, do not go on quietly
+        log.warning("%s: wrote no records (%s); check its settings and inputs", where,
+                    _brief(stats))  # fmt: skip
     return stats
+
+
+def _stale(spec: StageSpec, out: StageDir, old: dict[str, Any], new: dict[str, Any]) -> Exception:
+    return StaleStageError(
+        f"stage {spec.name!r} in {out.path} was made with other settings "
+        f"({describe_change(old, new)}); rerun it and the stages after it with "
+        f"--force {spec.name}, or restore the settings"
+    )
+
+
+def _check_inputs(
+    spec: StageSpec, inputs: dict[str, StageDir], shard: Shard | None, running: Sequence[str] = ()
+) -> None:
+    """Every input must be finished; a shard of a stage reading an upstream stage sharded the
+    same way needs only its own upstream part (that is all it reads). `running`: inputs that
+    run together with this stage (a pair), unfinished by design."""
+    for name, sd in inputs.items():
+        state, missing = sd.completion()
+        if state == "done" or name in running:
+            continue
+        if shard and sd.layout() == shard.count and shard.index not in missing:
+            continue
+        detail = f" (shards {missing} missing)" if missing else ""
+        raise PipelineError(
+            f"stage {spec.name!r} reads {name!r} at {sd.path}, which is not finished{detail}"
+        )
+
+
+def _check_layout(spec: StageSpec, out: StageDir, count: int | None) -> None:
+    """A shard may join a folder only when it holds nothing yet or parts of the same count."""
+    assert out.shard is not None
+    if count == 0:
+        raise PipelineError(
+            f"stage {spec.name!r} in {out.path} holds an unfinished unsharded run: finish it "
+            f"without --shard, or start over with --force {spec.name}"
+        )
+    if count is not None and count != out.shard.count:
+        raise PipelineError(
+            f"stage {spec.name!r} in {out.path} holds parts of {count} shards, not "
+            f"{out.shard.count}: run --shard i/{count}, or start over with --force {spec.name}"
+        )
+
+
+def _run_shards(
+    spec: StageSpec, section: Any, out: StageDir, count: int, *, inputs: dict[str, StageDir],
+    **kwargs: Any,
+) -> Stats | None:  # fmt: skip
+    """Finish a sharded folder shard by shard (each shard reads its inputs as a shard)."""
+    ran: list[Stats] = []
+    for index in range(count):
+        shard = Shard(index, count)
+        own = {name: sd.with_shard(shard) for name, sd in inputs.items()}
+        stats = run_stage(spec, section, out.with_shard(shard), inputs=own, **kwargs)
+        if stats is not None:
+            ran.append(stats)
+    if not ran:
+        log.info("%s: done already (%d shards), skipped", spec.name, count)
+        return None
+    return sum_stats(ran)
+
+
+def sum_stats(parts: Sequence[Stats]) -> Stats:
+    """Counts added up over shards (non-numeric values: the first shard's)."""
+    total: Stats = {}
+    for stats in parts:
+        for key, value in stats.items():
+            if isinstance(value, int | float) and not isinstance(value, bool) and key in total:
+                total[key] += value
+            else:
+                total.setdefault(key, value)
+    return total
+
+
+def stage_stats(sd: StageDir) -> Stats:
+    """A finished stage's stats: its stats.json, or the sum over its shards' files."""
+    whole = sd.read_json("stats", sharded=False)
+    if whole is not None or not sd.path.is_dir():
+        return dict(whole or {})
+    parts = [sd.with_shard(Shard(i, n)).read_json("stats") for n in [sd.layout() or 0]
+             for i in range(n)]  # fmt: skip
+    return sum_stats([p for p in parts if p])
+
+
+def run_paired(
+    first: StageSpec,
+    second: StageSpec,
+    rc: RunConfig,
+    store: RunStore,
+    *,
+    forced: set[str],
+    quiet: bool = False,
+) -> dict[str, Stats | None]:
+    """Two stages that feed each other (generate and judge), run together by the first's
+    `run_pair`; if the first is finished already, the second runs on its own."""
+    m1, m2 = load_stage(first), load_stage(second)
+    s1, s2 = rc.sections[first.name], rc.sections[second.name]
+    out1, out2 = store.stage(first.name), store.stage(second.name)
+    in1 = {n: sd.with_shard(out1.shard) for n, sd in
+           ((n, store.stage(n)) for n in stage_inputs(m1, s1))}  # fmt: skip
+    in2 = {n: sd.with_shard(out2.shard) for n, sd in
+           ((n, store.stage(n)) for n in stage_inputs(m2, s2))}  # fmt: skip
+    extra = paired_sections(m1, rc.sections)
+    force1, force2 = first.name in forced, second.name in forced
+    _check_inputs(first, in1, out1.shard)
+    fp1 = fingerprint_record(first, m1, s1, rc.seed, in1, extra=extra)
+    if not _prepare_out(first, out1, fp1, force=force1, count=None if force1 else out1.layout()):
+        stats2 = run_stage(second, s2, out2, inputs=in2, seed=rc.seed, force=force2, quiet=quiet)
+        return {first.name: None, second.name: stats2}
+    _check_inputs(second, in2, out2.shard, running=(first.name,))
+    fp2 = fingerprint_record(second, m2, s2, rc.seed, in2)
+    force2 = force1 or second.name in forced
+    if not _prepare_out(second, out2, fp2, force=force2, count=None if force2 else out2.layout()):
+        _prepare_out(second, out2, fp2, force=True, count=None)  # done alone before: redo it
+    ctxs = [
+        StageContext(name=spec.name, cfg=sec, out=out, inputs=inp, shard=out.shard,
+                     seed=rc.seed, quiet=quiet)
+        for spec, sec, out, inp in ((first, s1, out1, in1), (second, s2, out2, in2))
+    ]  # fmt: skip
+    log.info("%s + %s: running", first.name, second.name)
+    start = time.monotonic()
+    stats1, stats2 = m1.run_pair(*ctxs)
+    return {
+        first.name: _finish(ctxs[0], fp1, dict(stats1), start),
+        second.name: _finish(ctxs[1], fp2, dict(stats2), start),
+    }
+
+
+def _deferred(
+    module: ModuleType, spec: StageSpec, rc: RunConfig, inputs: dict[str, StageDir], out: StageDir
+) -> bool:
+    """Print the stage's `defer` message and say so when the stage cannot run yet."""
+    defer = getattr(module, "defer", None)
+    if defer is None or out.is_done():
+        return False
+    note = defer(rc.sections[spec.name], inputs=inputs, seed=rc.seed, sections=rc.sections)
+    if note:
+        print(note)
+        log.info("%s: not run (%s); the run stops here", spec.name, note.splitlines()[-1])
+    return bool(note)
 
 
 def round_(x: float) -> float:
@@ -381,38 +598,96 @@ def run_pipeline(
     quiet: bool = False,
     stages: Sequence[StageSpec] | None = None,
 ) -> dict[str, Stats | None]:
-    """Run the configured stages in order; finished ones with matching fingerprints are skipped."""
+    """Run the configured stages in order; finished ones with matching fingerprints are skipped.
+
+    Everything that can refuse the run (unknown or unreachable --force, preflight, stale
+    outputs) is checked before the first stage runs and before `config.yaml` is written, so a
+    refused run leaves the run directory as it was.
+    """
     stages = stages or STAGES
+    todo, forced = select_stages(stages, start=start, stop=stop or rc.stop_after, force=force)
+    _check_force(todo, force, rc, stop)
+    later: list[StageSpec] = []
+    if shard:
+        todo, later = _shardable_prefix(todo)
     store = RunStore(rc.run_dir, shard=shard)
+    check_inputs(todo, rc, store)
+    preflight(todo, rc)
+    check_plan(todo, rc, store, forced)
     rc.run_dir.mkdir(parents=True, exist_ok=True)
     _save_config(rc)
-    todo, forced = select_stages(stages, start=start, stop=stop or rc.stop_after, force=force)
-    preflight(todo, rc)
-    check_inputs(todo, rc, store)
     results: dict[str, Stats | None] = {}
-    for spec in todo:
+    for i, spec in enumerate(todo):
+        if spec.name in results:
+            continue  # ran with the stage before it (a pair)
         module = load_stage(spec)
-        if shard and not getattr(module, "SHARDABLE", True):
-            log.warning(
-                "%s needs every shard's records: run it without --shard once all %d "
-                "shards are done",
-                spec.name,
-                shard.count,
-            )
-            break
         section = rc.sections[spec.name]
         inputs = {name: store.stage(name) for name in stage_inputs(module, section)}
-        out = store.stage(spec.name)
+        if _deferred(module, spec, rc, inputs, store.stage(spec.name)):
+            break
+        paired = getattr(module, "PAIRED_WITH", None)
+        if paired and i + 1 < len(todo) and todo[i + 1].name == paired:
+            nxt = todo[i + 1]
+            m2 = load_stage(nxt)
+            in2 = {name: store.stage(name) for name in stage_inputs(m2, rc.sections[nxt.name])}
+            if _deferred(m2, nxt, rc, in2, store.stage(nxt.name)):
+                break
+            results.update(run_paired(spec, nxt, rc, store, forced=forced, quiet=quiet))
+            continue
         results[spec.name] = run_stage(
             spec,
             section,
-            out,
+            store.stage(spec.name),
             inputs=inputs,
             seed=rc.seed,
             force=spec.name in forced,
             quiet=quiet,
+            extra=paired_sections(module, rc.sections),
         )
+    if shard and later:
+        log.warning("%s needs every shard's records: run it without --shard once all %d "
+                    "shards are done", later[0].name, shard.count)  # fmt: skip
     return results
+
+
+def _check_force(
+    todo: Sequence[StageSpec], force: Sequence[str], rc: RunConfig, stop: str | None
+) -> None:
+    names = [s.name for s in todo]
+    for name in force:
+        if name not in names:
+            hint = ""
+            if stop is None and rc.stop_after:
+                hint = f"; the config says stop_after: {rc.stop_after} (add --to {name})"
+            span = f"{names[0]}..{names[-1]}" if names else "none"
+            raise UsageError(
+                f"--force {name}: {name} is not among the stages this run visits ({span}){hint}"
+            )
+
+
+def _shardable_prefix(todo: Sequence[StageSpec]) -> tuple[list[StageSpec], list[StageSpec]]:
+    """The stages a sharded run does (up to the first that needs every record) and the rest."""
+    for i, spec in enumerate(todo):
+        if not getattr(load_stage(spec), "SHARDABLE", True):
+            return list(todo[:i]), list(todo[i:])
+    return list(todo), []
+
+
+def check_plan(todo: Sequence[StageSpec], rc: RunConfig, store: RunStore, forced: set[str]) -> None:
+    """Refuse, before anything runs, a stage whose existing output was made with other settings
+    (upstream fingerprints taken as they will be once the stages before it have run)."""
+    known: dict[str, str] = {}
+    for spec in todo:
+        module = load_stage(spec)
+        out = store.stage(spec.name)
+        section = rc.sections[spec.name]
+        inputs = {name: store.stage(name) for name in stage_inputs(module, section)}
+        extra = paired_sections(module, rc.sections)
+        fp = fingerprint_record(spec, module, section, rc.seed, inputs, known=known, extra=extra)
+        known[spec.name] = fp["fingerprint"]
+        old = out.read_json("fingerprint", sharded=False)
+        if spec.name not in forced and old and old["fingerprint"] != fp["fingerprint"]:
+            raise _stale(spec, out, old, fp)
 
 
 def preflight(todo: Sequence[StageSpec], rc: RunConfig) -> None:
@@ -422,6 +697,29 @@ def preflight(todo: Sequence[StageSpec], rc: RunConfig) -> None:
         check = getattr(load_stage(spec), "preflight", None)
         if check is not None:
             check(rc.sections[spec.name])
+    if "select" in {s.name for s in todo}:
+        _check_language_budgets(rc)
+
+
+def _check_language_budgets(rc: RunConfig) -> None:
+    """select.language_budgets may only name languages ingest can produce (a budget for a
+    language with no code would fail only after every earlier stage ran)."""
+    select, ingest = rc.sections.get("select"), rc.sections.get("ingest")
+    budgets = getattr(select, "language_budgets", None)
+    if not budgets or ingest is None:
+        return
+    from wavecoder.records import normalize_language
+
+    wanted = {normalize_language(x) for x in getattr(ingest, "languages", ())}
+    why = "ingest.languages"
+    if not wanted and set(getattr(ingest, "sources", ())) == {"stdlib"}:
+        wanted, why = {"python"}, "ingest.sources is the Python stdlib only"
+    for name in budgets:
+        if wanted and normalize_language(name) not in wanted:
+            raise cfgmod.ConfigError(
+                f"select.language_budgets.{name}: the run ingests no {normalize_language(name)} "
+                f"code ({why}: {', '.join(sorted(wanted))}); drop the budget or add the language"
+            )
 
 
 def check_inputs(todo: Sequence[StageSpec], rc: RunConfig, store: RunStore) -> None:

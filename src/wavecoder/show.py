@@ -12,7 +12,7 @@ from typing import Any
 
 from wavecoder import config as cfgmod
 from wavecoder import pipeline as pl
-from wavecoder.store import RunStore, StageDir, read_jsonl
+from wavecoder.store import RunStore, Shard, StageDir, read_jsonl
 
 
 def _settings(
@@ -29,10 +29,31 @@ def _settings(
     except (pl.PipelineError, cfgmod.ConfigError) as exc:
         return f"unreadable: {exc}"
     inputs = {name: store.stage(name) for name in pl.stage_inputs(module, section)}
-    new = pl.fingerprint_record(spec, module, section, int(saved.get("seed", 42)), inputs)
+    extra = None
+    paired = getattr(module, "PAIRED_WITH", None)
+    if paired:
+        sec = cfgmod.build(pl.load_stage(pl.stage_spec(paired)).Config, saved.get(paired) or {},
+                           where=paired)  # fmt: skip
+        extra = pl.paired_sections(module, {paired: sec})
+    new = pl.fingerprint_record(
+        spec, module, section, int(saved.get("seed", 42)), inputs, extra=extra
+    )
     if new["fingerprint"] == old["fingerprint"]:
         return "match"
     return f"stale ({pl.describe_change(old, new)})"
+
+
+def _shards_done(sd: StageDir) -> dict[str, Any]:
+    """Seconds summed and the last finish time over a sharded stage's finished shards."""
+    count = (sd.layout() if sd.path.is_dir() else None) or 0
+    marks = [sd.with_shard(Shard(i, count)).read_json("done") for i in range(count)]
+    marks = [m for m in marks if m]
+    if not marks:
+        return {}
+    return {
+        "seconds": sum(float(m.get("seconds", 0.0)) for m in marks),
+        "finished_at": max(str(m.get("finished_at", "")) for m in marks),
+    }
 
 
 def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
@@ -52,7 +73,7 @@ def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
             state = f"pending (after stop_after: {stop})"
         if missing:
             state = f"{state} (shards {','.join(map(str, missing))} missing)"
-        done = sd.read_json("done", sharded=False) or {}
+        done = sd.read_json("done", sharded=False) or _shards_done(sd)
         records = sd.count_records("records") if sd.path.exists() else 0
         if not records and (sd.path / "ids.txt").exists():  # array stages: vectors + ids
             records = len((sd.path / "ids.txt").read_text(encoding="utf-8").split())
@@ -87,6 +108,12 @@ def _render(obj: dict[str, Any]) -> str:
 def show_stage(run_dir: Path, stage: str, *, n: int = 5, rejected: bool = False) -> None:
     """Print the first `n` records (or rejected records) of a stage, one block each."""
     pl.stage_spec(stage)  # a clear error for a misspelt stage
+    if stage in ("generate", "judge") and not rejected:
+        from wavecoder.instruct.inspect import funnel_lines, show_cases
+
+        if show_cases(run_dir, stage, n=n):
+            print("\n".join(funnel_lines(run_dir)))
+            return
     sd = RunStore(run_dir).stage(stage)
     if stage == "export" and not rejected:  # instances with their lineage and verdicts
         from wavecoder.instruct.export_show import show

@@ -13,9 +13,23 @@ Two write disciplines. Cheap stages write whole files atomically (temp file, fsy
 the done marker last, so a crash leaves no half file that looks finished. Expensive stages (LLM
 calls, program execution) append one JSON line per finished unit, flushed at once, and skip the
 keys already written when restarted; a torn last line from a crash is cut off with a warning.
-With `--shard i/n` every file name gets a `.shard-i-of-n` part suffix and readers read all parts.
 
-Not here: deciding when a stage is stale (`wavecoder.pipeline`).
+Sharding (`--shard i/n`). A sharded writer puts a `.shard-0000i-of-0000n` suffix on every file
+name (fingerprint.json is shared by all shards); a folder holds either unsharded files or the
+parts of one shard count, never both (`StageDir.layout`; a mix is an error, not a silent union).
+The contract that makes sharding exact, whatever the upstream stage's layout:
+
+- an unsharded reader reads every part;
+- a sharded reader of a folder sharded the same way reads exactly its own part, whole (so an
+  upstream that partitioned by something other than the id, such as ingest by source file,
+  still hands every record to exactly one shard);
+- any other sharded reader reads every part and keeps the records it owns by `shard_key`.
+
+So every upstream record reaches exactly one shard of the next stage; stages never filter their
+inputs by shard themselves (`read_tagged` serves stages that need all records but own a part).
+A folder is done when its `done.json` exists or when the done markers of all n shards do.
+
+Not here: deciding when a stage is stale or running missing shards (`wavecoder.pipeline`).
 """
 
 from __future__ import annotations
@@ -64,6 +78,29 @@ class Shard:
     @property
     def suffix(self) -> str:
         return f".shard-{self.index:05d}-of-{self.count:05d}"
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+_SHARD_PART = re.compile(r"\.shard-(\d{5})-of-(\d{5})(?=\.|$)")
+_SHARED = frozenset({"fingerprint.json"})  # one per folder, whatever the layout
+
+
+def shard_of(filename: str) -> Shard | None:
+    """The shard a file name belongs to (None for an unsharded file)."""
+    m = _SHARD_PART.search(filename)
+    return Shard(int(m.group(1)), int(m.group(2))) if m else None
+
+
+def shard_key(obj: dict[str, Any]) -> str:
+    """The key a record is sharded by: its `id` field, else its first field (`code_id`,
+    `example_id`, `task_id`: the id of what it points at)."""
+    if "id" in obj:
+        return str(obj["id"])
+    for value in obj.values():
+        return str(value)
+    return ""
 
 
 @contextlib.contextmanager
@@ -186,16 +223,80 @@ class StageDir:
         suffix = self.shard.suffix if self.shard else ""
         return self.path / f"{name}{suffix}{ext}"
 
-    def parts(self, name: str, ext: str = ".jsonl") -> list[Path]:
-        """All files of `name`: the unsharded one and every shard part, in order. A sharded
-        reader of a folder sharded the same way reads only its own part."""
-        if self.shard is not None:
-            own = self._file(name, ext)
-            if own.exists():
-                return [own]
+    def with_shard(self, shard: Shard | None) -> StageDir:
+        return StageDir(self.path, shard=shard)
+
+    def layout(self) -> int | None:
+        """How the folder is written: None (nothing but a fingerprint yet), 0 (unsharded) or
+        n (parts of n shards). A folder that mixes layouts raises `StoreError`."""
+        if not self.path.is_dir():
+            return None
+        counts: set[int] = set()
+        plain: list[str] = []
+        for entry in self.path.iterdir():
+            name = entry.name
+            if name in _SHARED or name.startswith(".") or re.fullmatch(r"round-\d+", name):
+                continue
+            part = shard_of(name)
+            if part is None:
+                plain.append(name)
+            else:
+                counts.add(part.count)
+        if len(counts) > 1 or (counts and plain):
+            kinds = [f"{n}-shard parts" for n in sorted(counts)] + (
+                ["unsharded files"] * bool(plain)
+            )
+            raise StoreError(
+                f"{self.path} mixes {' and '.join(kinds)}; rerun the stage with --force to "
+                f"start it over"
+            )
+        return counts.pop() if counts else (0 if plain else None)
+
+    def completion(self) -> tuple[str, list[int]]:
+        """("done" | "partial" | "pending", missing shard indexes) of the whole folder."""
+        if (self.path / "done.json").exists():
+            return "done", []
+        count = self.layout()
+        if count:
+            have = {p.index for m in self.path.glob("done.shard-*.json") if (p := shard_of(m.name))}
+            missing = [i for i in range(count) if i not in have]
+            return ("done" if not missing else "partial"), missing
+        if count == 0 or (self.path / "fingerprint.json").exists():
+            return "partial", []
+        return "pending", []
+
+    def _sources(self, name: str, ext: str) -> list[tuple[Path, bool | None]]:
+        """(file, mine) for each file of `name` this reader must look at. mine: True, every
+        record is this reader's; False, none is; None, decide per record by `shard_key`."""
         plain = self.path / f"{name}{ext}"
-        shards = sorted(self.path.glob(f"{name}.shard-*-of-*{ext}"))
-        return ([plain] if plain.exists() else []) + shards
+        shards = sorted(
+            p
+            for p in self.path.glob(f"{name}.shard-*{ext}")
+            if _SHARD_PART.fullmatch(p.name[len(name) : -len(ext)])  # not `name.x.shard-..`
+        )
+        if plain.exists() and shards:
+            raise StoreError(
+                f"{self.path}: both {plain.name} and {len(shards)} shard parts of it exist (an "
+                f"unsharded and a sharded run mixed); rerun the stage with --force"
+            )
+        counts = {part.count for p in shards if (part := shard_of(p.name))}
+        if len(counts) > 1:
+            raise StoreError(
+                f"{self.path}: {name}{ext} has parts of {sorted(counts)} shards; rerun the stage "
+                f"with --force"
+            )
+        files = [plain] if plain.exists() else shards
+        if self.shard is None:
+            return [(f, True) for f in files]
+        if shards and counts == {self.shard.count}:
+            own = self._file(name, ext)
+            return [(f, f == own) for f in shards]
+        return [(f, None) for f in files]
+
+    def parts(self, name: str, ext: str = ".jsonl") -> list[Path]:
+        """The files of `name` this reader reads: every part for an unsharded reader, only its
+        own part for a reader sharded like the folder (see the module docstring)."""
+        return [f for f, mine in self._sources(name, ext) if mine is not False]
 
     # records
     def write_records(self, name: str, records: Iterable[Record]) -> int:
@@ -207,18 +308,37 @@ class StageDir:
         return count
 
     def read_records(self, name: str, cls: type[R]) -> Iterator[R]:
-        for part in self.parts(name):
+        """The records of `name` this reader owns (all of them for an unsharded reader)."""
+        for rec, mine in self.read_tagged(name, cls):
+            if mine:
+                yield rec
+
+    def read_tagged(self, name: str, cls: type[R]) -> Iterator[tuple[R, bool]]:
+        """Every record of `name`, each with whether this reader's shard owns it (for stages
+        that need all records, e.g. to fit a model, but process only their own)."""
+        for part, mine in self._sources(name, ".jsonl"):
             for lineno, obj in read_jsonl(part):
                 try:
-                    yield cls.from_dict(obj)
+                    rec = cls.from_dict(obj)
                 except (TypeError, ValueError, KeyError) as exc:
                     raise StoreError(f"{part}:{lineno}: not a {cls.__name__}: {exc}") from exc
+                yield rec, self._owns(mine, obj)
+
+    def _owns(self, mine: bool | None, obj: Any) -> bool:
+        if mine is not None:
+            return mine
+        return self.shard is None or (isinstance(obj, dict) and self.shard.owns(shard_key(obj)))
 
     def count_records(self, name: str) -> int:
         total = 0
-        for part in self.parts(name):
-            with open(part, "rb") as fh:
-                total += sum(1 for line in fh if line.strip())
+        for part, mine in self._sources(name, ".jsonl"):
+            if mine is False:
+                continue
+            if mine is True:
+                with open(part, "rb") as fh:
+                    total += sum(1 for line in fh if line.strip())
+                continue
+            total += sum(1 for _, obj in read_jsonl(part) if self._owns(None, obj))
         return total
 
     def write_rejected(self, records: Iterable[Rejected]) -> int:
@@ -246,20 +366,33 @@ class StageDir:
 
     # completion
     def is_done(self) -> bool:
-        return self._file("done", ".json").exists()
+        """This writer's work is done: its own shard's marker, or the whole folder is done."""
+        if self.shard is not None and self._file("done", ".json").exists():
+            return True
+        return self.completion()[0] == "done"
 
     def mark_done(self, info: dict[str, Any]) -> None:
         self.write_json("done", info)
 
     def clear(self) -> None:
-        """Remove the stage's outputs before a forced rerun (only this shard's files if sharded)."""
+        """Remove the stage's outputs before a forced rerun: this shard's files when the folder
+        is sharded the same way, else the whole folder (a layout that cannot be reused)."""
         if not self.path.exists():
             return
-        if self.shard is None:
+        try:
+            same = self.shard is not None and self.layout() in (None, self.shard.count)
+        except StoreError:
+            same = False
+        if not same:
             shutil.rmtree(self.path)
             return
-        for part in self.path.glob(f"*{self.shard.suffix}.*"):
-            part.unlink()
+        assert self.shard is not None
+        for part in self.path.iterdir():
+            if shard_of(part.name) == self.shard:
+                if part.is_dir():
+                    shutil.rmtree(part)
+                else:
+                    part.unlink()
 
 
 class RunStore:

@@ -81,13 +81,15 @@ def kcenter_greedy(
     blas_threads: int | None = 1,
     device: str = "auto",
     on_pick: OnPick | None = None,
+    first: int | None = None,
 ) -> Coreset:
     """Select min(k, N) distinct rows of `x` by exact k-center greedy.
 
     Once every row is covered (duplicates), the remaining picks are the uncovered-by-identity
     rows in layout order with radius 0. `blas_threads` caps BLAS threads inside the loop (one is
     often fastest on small shared machines; None leaves the library default). `on_pick(r)` is
-    called after each pick, for progress bars.
+    called after each pick, for progress bars. `first` is the first centre's row (default: drawn
+    by `seed`).
     """
     n = len(x)
     k = max(0, min(int(k), n))
@@ -96,7 +98,9 @@ def kcenter_greedy(
             np.zeros(0, np.int64), np.zeros(0), np.zeros(n, np.float32), np.full(n, -1, np.int64)
         )
     xs = prepare(x, metric)
-    first = first_center(n, seed)
+    first = first_center(n, seed) if first is None else first
+    if not 0 <= first < n:
+        raise ValueError(f"first centre {first} is not a row of the {n} rows")
     if backend == "torch":
         from wavecoder.corpus.coreset_torch import kcenter_torch
 

@@ -42,6 +42,12 @@ class Config:
     minhash_seed: int = 1  # permutations of the MinHash (datasketch's default seed)
     batch: int = 4096  # snippets hashed per numpy batch
 
+    def __post_init__(self) -> None:  # checked when the config loads, before any stage runs
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold is a Jaccard similarity in (0, 1], got {self.threshold}")
+        if self.ngram < 1 or self.num_perm < 2 or self.batch < 1:
+            raise ValueError("need ngram >= 1, num_perm >= 2 and batch >= 1")
+
 
 def rank_key(code: Code) -> tuple[int, str]:
     """The order that decides representatives: documented first, then the smaller id."""
@@ -88,8 +94,6 @@ def run(ctx: Any) -> dict[str, int | float | str]:
     from wavecoder.corpus.minhash import MinHasher
 
     cfg: Config = ctx.cfg
-    if not 0.0 < cfg.threshold <= 1.0:
-        raise ValueError(f"dedup: threshold must be in (0, 1], got {cfg.threshold}")
     if ctx.shard is not None:
         raise ValueError("dedup compares every record with every other: run it without --shard")
     source = ctx.inputs["filter"]

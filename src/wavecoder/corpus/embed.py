@@ -9,7 +9,8 @@ writes, in its folder:
 Each finished chunk is saved under `chunks/` first, so an interrupted run resumes at the first
 missing chunk; the merge into embeddings.npy is atomic and the chunks are removed after it. The
 hashing backend's fitted state is saved there too, so resumed chunks use the same projection.
-With `--shard i/n` every file name gets the shard suffix and only the shard's ids are embedded.
+With `--shard i/n` every file name gets the shard suffix and only the shard's ids are embedded
+(the store decides which those are; see `wavecoder.store`).
 Not here: the embedding backends (`wavecoder.corpus.embedders`).
 """
 
@@ -29,7 +30,7 @@ from wavecoder.corpus.embedders import Embedder, EmbedderConfig, load_embedder
 from wavecoder.records import Code
 from wavecoder.store import StageDir, atomic_path, write_json_atomic
 
-VERSION = 1
+VERSION = 2  # 2: the hashing backend fits on the texts in id order
 INPUTS = ("dedup",)
 SHARDABLE = True
 
@@ -44,6 +45,10 @@ class Config:
     chunk_size: int = 4096  # snippets per saved chunk (the unit of resuming)
     dtype: Literal["float32", "float16"] = "float32"
 
+    def __post_init__(self) -> None:  # checked when the config loads, before any stage runs
+        if self.chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {self.chunk_size}")
+
 
 def snippet_text(code: Code, mode: Literal["code", "docstring+code"]) -> str:
     if mode == "docstring+code" and code.docstring:
@@ -55,16 +60,21 @@ def run(ctx: Any) -> dict[str, int | float | str]:
     cfg: Config = ctx.cfg
     if cfg.chunk_size < 1:
         raise ValueError(f"embed.chunk_size must be at least 1, got {cfg.chunk_size}")
-    records = list(ctx.inputs["dedup"].read_records("records", Code))
+    # every record (the hashing backend fits on all texts, so shards share one projection),
+    # each tagged with whether this shard embeds it
+    tagged = list(ctx.inputs["dedup"].read_tagged("records", Code))
+    records = [r for r, _ in tagged]
     texts_all = [snippet_text(r, cfg.text) for r in records]
-    mine = [i for i, r in enumerate(records) if ctx.shard is None or ctx.shard.owns(r.id)]
+    mine = [i for i, (_, owned) in enumerate(tagged) if owned]
     ids = [records[i].id for i in mine]
     texts = [texts_all[i] for i in mine]
     out: StageDir = ctx.out
     suffix = out.shard.suffix if out.shard else ""
     work = _work_dir(out.path / f"chunks{suffix}", cfg, ids)
     embedder = load_embedder(cfg.embedder)
-    _fit_or_restore(embedder, work / "state.npz", texts_all)
+    # fitted in id order, so the projection does not depend on the order records arrive in
+    by_id = sorted(range(len(records)), key=lambda i: records[i].id)
+    _fit_or_restore(embedder, work / "state.npz", [texts_all[i] for i in by_id])
     dim, truncated = _embed_chunks(embedder, texts, work, cfg.chunk_size)
     _merge(out.path, suffix, work, ids, dim=dim, dtype=cfg.dtype, chunk_size=cfg.chunk_size)
     bad = [ids[i] for i in np.flatnonzero(truncated)]

@@ -39,11 +39,19 @@ class Config:
     drop_tests: bool = False
     drop_special: bool = False  # constructors and standard special methods
 
+    def __post_init__(self) -> None:  # checked when the config loads, before any stage runs
+        if self.min_chars < 0 or self.max_chars < 1:
+            raise ValueError(f"need min_chars >= 0 and max_chars >= 1, got {self.min_chars}, "
+                             f"{self.max_chars}")  # fmt: skip
+        if self.min_chars > self.max_chars:
+            raise ValueError(f"min_chars {self.min_chars} > max_chars {self.max_chars}: no code "
+                             f"would pass the length window")  # fmt: skip
+        if self.min_docstring_tokens < 0 or self.min_code_lines < 0:
+            raise ValueError("min_docstring_tokens and min_code_lines must be >= 0")
+
 
 def run(ctx: Any) -> dict[str, int | float | str]:
     cfg: Config = ctx.cfg
-    if cfg.min_chars > cfg.max_chars:
-        raise ValueError(f"filter: min_chars {cfg.min_chars} > max_chars {cfg.max_chars}")
     spec = FilterSpec(**{k: getattr(cfg, k) for k in FilterSpec.__dataclass_fields__})
     rules = build_rules(spec)
     counts: Counter[str] = Counter()
@@ -52,9 +60,8 @@ def run(ctx: Any) -> dict[str, int | float | str]:
     def kept() -> Any:
         source = ctx.inputs["ingest"]
         total = source.count_records("records")
+        # a sharded run reads only its shard's records (the store's contract); no filtering here
         for code in track(source.read_records("records", Code), total=total, desc="filter"):
-            if ctx.shard is not None and not ctx.shard.owns(code.id):
-                continue
             counts["in"] += 1
             code, rule, detail = apply_rules(
                 code, rules, first_paragraph_only=cfg.docstring_first_paragraph

@@ -33,6 +33,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from wavecoder.config import ConfigError
 from wavecoder.corpus import codesearchnet as csn
 from wavecoder.corpus import stdlib, trees
 from wavecoder.progress import track
@@ -47,7 +48,7 @@ INPUTS: tuple[str, ...] = ()
 
 @dataclass(frozen=True)
 class Config:
-    sources: tuple[str, ...] = ("stdlib",)  # used when no -i is given
+    sources: tuple[str, ...] = ()  # a pipeline run's sources (`wavecoder ingest` takes -i)
     packages: tuple[str, ...] = ()  # installed packages added to the `stdlib` corpus
     languages: tuple[str, ...] = ()  # keep only these (empty: all six)
     splits: tuple[str, ...] = csn.SPLITS  # CodeSearchNet partitions to read
@@ -57,6 +58,16 @@ class Config:
     require_docstring: bool = False  # source trees; the stdlib corpus always requires one
     strict: bool = False  # stop at the first malformed CodeSearchNet line
     workers: int = 0  # processes parsing source trees; 0 = one per CPU core
+
+    def __post_init__(self) -> None:  # checked when the config loads, before any stage runs
+        for lang in self.languages:
+            normalize_language(lang)
+        bad = [s for s in self.splits if s not in csn.SPLITS]
+        if bad:
+            raise ValueError(f"splits: {', '.join(map(repr, bad))} not a CodeSearchNet "
+                             f"partition; choose from {', '.join(csn.SPLITS)}")  # fmt: skip
+        if self.max_file_bytes < 1 or self.workers < 0:
+            raise ValueError("need max_file_bytes >= 1 and workers >= 0")
 
 
 @dataclass
@@ -70,6 +81,22 @@ class _Run:
         return self.shard is None or self.shard.owns(key)
 
 
+def preflight(cfg: Config) -> None:
+    """A pipeline run's sources: set, and the local ones exist (before any stage runs)."""
+    if not cfg.sources:
+        raise ConfigError(
+            "ingest.sources is empty: name what to read, e.g. ingest.sources=[stdlib] or "
+            "[hf://code-search-net/code_search_net] (see docs/corpus.md)"
+        )
+    for source in cfg.sources:
+        if source == "stdlib" or re.match(r"hf:/+", source):
+            continue
+        text = next((source[len(p) :] for p in ("csn:", "hub:", "tree:") if source.startswith(p)),
+                    source)  # fmt: skip
+        if not Path(text).expanduser().exists():
+            raise ConfigError(f"ingest.sources: {source!r} does not exist")
+
+
 def run(ctx: Any) -> dict[str, int | float | str]:
     cfg: Config = ctx.cfg
     languages = tuple(normalize_language(x) for x in cfg.languages)
@@ -77,7 +104,10 @@ def run(ctx: Any) -> dict[str, int | float | str]:
     state = _Run(cfg, ctx.shard)
     sources = [str(p) for p in ctx.paths] or list(cfg.sources)
     if not sources:
-        raise ValueError("ingest: no sources; pass -i SOURCE or set ingest.sources")
+        raise ConfigError(
+            "ingest: no sources: pass -i SOURCE (a file, a folder, hf://OWNER/NAME or 'stdlib') "
+            "or set ingest.sources"
+        )
     written = ctx.out.write_records("records", _unique(_read_all(sources, state), state))
     state.rejected.sort(key=lambda r: (r.reason, r.id))
     ctx.out.write_rejected(state.rejected)

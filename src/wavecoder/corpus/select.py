@@ -3,8 +3,9 @@
 Reads `embed`'s matrix and ids (and `dedup`'s records for the languages when budgets are per
 language), picks the budget and writes, in its folder:
     records.jsonl   `Selected(code_id, rank, radius)` in selection order; rank 0 is the first
-                    centre (drawn by the run seed); radius is the covering radius once this pick
-                    is made (per language when budgets are per language)
+                    centre (drawn by the run seed in id order, so the row order of the
+                    embeddings, e.g. shard parts, does not matter); radius is the covering
+                    radius once this pick is made (per language when budgets are per language)
     rejected.jsonl  every snippet not picked, with its nearest pick and distance
     radius.png      covering radius against k
     selection.json  budget per language, final radius, metric
@@ -23,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from wavecoder.corpus.coreset import Backend, Coreset, Metric, kcenter_greedy
+from wavecoder.config import ConfigError
+from wavecoder.corpus.coreset import Backend, Coreset, Metric, first_center, kcenter_greedy
 from wavecoder.records import Code, Rejected, Selected, normalize_language
 
-VERSION = 1
+VERSION = 2  # 2: the first centre is drawn in id order (row order no longer matters)
 INPUTS = ("dedup", "embed")
 SHARDABLE = False  # the greedy needs every vector at once
 
@@ -42,6 +44,12 @@ class Config:
     prune: bool = True  # exact triangle-inequality pruning (numpy backend)
     blas_threads: int | None = 1  # BLAS threads inside the loop; null: library default
     plot: bool = True
+
+    def __post_init__(self) -> None:  # checked when the config loads, before any stage runs
+        resolve_budget(self.budget, 1, where="budget")
+        for name, value in self.language_budgets.items():
+            normalize_language(name)  # an unknown language fails here, not after embedding
+            resolve_budget(value, 1, where=f"language_budgets.{name}")
 
 
 def resolve_budget(budget: float, n: int, *, where: str = "select.budget") -> int:
@@ -76,14 +84,14 @@ def plan_budgets(cfg: Config, counts: dict[str, int]) -> dict[str, int]:
     for name, value in cfg.language_budgets.items():
         lang = normalize_language(name)
         if lang not in counts:
-            raise ValueError(
+            raise ConfigError(
                 f"select.language_budgets.{name}: no {lang} snippets in the input "
                 f"(languages: {', '.join(sorted(counts))})"
             )
         fixed[lang] = resolve_budget(value, counts[lang], where=f"select.language_budgets.{name}")
     rest = total - sum(fixed.values())
     if rest < 0:
-        raise ValueError(
+        raise ConfigError(
             f"select.language_budgets ask for {sum(fixed.values())} snippets, more "
             f"than the total budget {total}"
         )
@@ -103,7 +111,10 @@ def run(ctx: Any) -> dict[str, int | float | str]:
         if cfg.per_language or cfg.language_budgets
         else {g: resolve_budget(cfg.budget, c) for g, c in counts.items()}
     )
-    results = {g: _select(cfg, emb, groups[g], budgets[g], ctx.seed) for g in groups}
+    results = {
+        g: _select(cfg, emb, groups[g], budgets[g], first=_first_row(ids, groups[g], ctx.seed))
+        for g in groups
+    }
     picks = _merge(groups, results)
     ctx.out.write_records(
         "records",
@@ -155,7 +166,17 @@ def _groups(cfg: Config, ids: list[str], dedup: Any) -> dict[str, np.ndarray]:
     return {str(g): np.flatnonzero(langs == g) for g in sorted(set(langs.tolist()))}
 
 
-def _select(cfg: Config, emb: np.ndarray, idx: np.ndarray, k: int, seed: int) -> Coreset:
+def _first_row(ids: list[str], idx: np.ndarray, seed: int) -> int:
+    """The seed's draw of the first centre, taken in id order: the coreset then does not depend
+    on the row order (a sharded embed's parts arrive in shard order)."""
+    if not len(idx):
+        return 0
+    group_ids = [ids[i] for i in idx.tolist()]
+    order = sorted(range(len(group_ids)), key=group_ids.__getitem__)
+    return order[first_center(len(order), seed)]
+
+
+def _select(cfg: Config, emb: np.ndarray, idx: np.ndarray, k: int, *, first: int) -> Coreset:
     from tqdm.auto import tqdm
 
     from wavecoder.progress import is_quiet
@@ -165,7 +186,7 @@ def _select(cfg: Config, emb: np.ndarray, idx: np.ndarray, k: int, seed: int) ->
         return kcenter_greedy(
             rows,
             k,
-            seed=seed,
+            first=first,
             metric=cfg.metric,
             backend=cfg.backend,
             prune=cfg.prune,

@@ -5,11 +5,15 @@ scrubbed environment, in a private mount namespace that sees the toolchain binds
 nothing secret. At start it empties its capability bounding set (every program inherits that),
 moves into a network namespace of its own with nothing configured (`netns: slot`, the default;
 with `netns: program` each program gets a fresh one instead) and imports the `preload` modules.
+Then it pivots into the minimal root (`rootfs.plan`, read-only), so every program's mount
+namespace is a copy of that, not of the host's.
 Ahead of each job it unshares fresh mount, PID, IPC and UTS namespaces and starts their PID 1 (a
-`pause()`-only thread of execution, see `_Spare`). A job (JSON and the stdout/stderr pipe ends,
-on the socket `fd`) is forked into them as PID 2: the program mounts a private /proc, fresh tmpfs
-over the world-writable places, the read-only binds and the job directory on /tmp; sets the
-rlimits; drops to the slot's uid with no groups, no capabilities and `no_new_privs`; then runs
+`pause()`-only thread of execution, see `_Spare`). A job (JSON, and on the socket `fd` the
+stdout/stderr pipe ends and a detached copy of its job folder's tmpfs) is forked into them as
+PID 2, inside the zygote's cgroup (joined at start, see `cgroups`): the program mounts a
+private /proc, /dev/shm and devpts, its job folder on /tmp and its overlays; sets the rlimits;
+drops to the job's uid with no groups, no capabilities, `no_new_privs` and a fresh session
+keyring; then runs
 the script in this already-started interpreter (`python` mode) or `execve`s the step's argv
 (`exec` mode). When it exits, or when the caller asks, the zygote SIGKILLs PID 1 (the kernel then
 kills everything left in the PID namespace) and reports the program's wait status. It never sees
@@ -62,27 +66,76 @@ def _mount(src: str | None, target: str, fstype: str | None, flags: int, data: s
     )
 
 
-def _mounts(job: dict[str, Any]) -> None:
-    """Runs as root in the new mount namespace (a copy of the zygote's private one): the same
-    plan as the multi-process path."""
-    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    for target in job["tmpfs"]:
-        if os.path.isdir(target):
-            _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
-    root, uid = job["mount_root"], job["uid"]
-    os.makedirs(root, exist_ok=True)
-    for src, name in job["binds"]:
-        dst = f"{root}/{name}"
-        os.makedirs(dst, exist_ok=True)
+_SYSCALLS = {  # the calls glibc has no wrapper for
+    "x86_64": {"pivot_root": 155, "keyctl": 250, "open_tree": 428, "move_mount": 429},
+    "aarch64": {"pivot_root": 41, "keyctl": 219, "open_tree": 428, "move_mount": 429},
+}
+AT_FDCWD, AT_RECURSIVE = -100, 0x8000
+OPEN_TREE_CLONE, MOVE_MOUNT_F_EMPTY_PATH, MNT_DETACH = 1, 4, 2
+KEYCTL_JOIN_SESSION_KEYRING = 1
+_LIBC.syscall.restype = ctypes.c_long
+
+
+def syscall(name: str, *args: Any) -> int:
+    number = _SYSCALLS.get(os.uname().machine, {}).get(name)
+    if number is None:
+        raise OSError(38, f"{name}: no syscall number known for {os.uname().machine}")
+    result = int(_LIBC.syscall(number, *args))
+    if result < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{name}: {os.strerror(errno)}")
+    return result
+
+
+def open_tree_clone(path: str) -> int:
+    """A detached copy of the mount at `path` (fd, close-on-exec), to attach elsewhere."""
+    return syscall("open_tree", AT_FDCWD, path.encode(), OPEN_TREE_CLONE | os.O_CLOEXEC)
+
+
+def join_fresh_session_keyring() -> None:
+    """This thread's session keyring becomes a new empty one (children inherit it)."""
+    syscall("keyctl", KEYCTL_JOIN_SESSION_KEYRING, None)
+
+
+def enter_root(entries: list[list[str]], skeleton: str) -> None:
+    """Pivot into a minimal root: a bind of `skeleton` plus the plan's read-only binds
+    (`rootfs.plan`); the old root is detached, the new one made read-only."""
+    _mount(skeleton, skeleton, None, MS_BIND)
+    for kind, src, target in entries:
+        dst = skeleton + target
         _mount(src, dst, None, MS_BIND)
-        _mount(None, dst, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-    for src, name in job["overlays"]:
-        up, wk, dst = f"{root}/.up/{name}", f"{root}/.wk/{name}", f"{root}/{name}"
-        for d in (up, wk, dst):
-            os.makedirs(d, exist_ok=True)
-        os.chown(up, uid, uid)
-        _mount("overlay", dst, "overlay", 0, f"lowerdir={src},upperdir={up},workdir={wk}")
-    _mount(job["workdir"], "/tmp", None, MS_BIND)
+        flags = MS_REMOUNT | MS_BIND | MS_NOSUID
+        if kind != "dev":
+            flags |= MS_RDONLY | MS_NODEV
+        _mount(None, dst, None, flags)
+    os.chdir(skeleton)
+    syscall("pivot_root", b".", b".")
+    _check(_LIBC.umount2(b".", MNT_DETACH), "detach the old root")
+    os.chdir("/")
+    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _mounts(job: dict[str, Any], tree: int) -> None:
+    """Runs as root in the program's new mount namespace (a copy of the zygote's minimal root):
+    fresh /proc, /dev/shm and devpts, the job folder on /tmp, overlays."""
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    with open("/proc/self/oom_score_adj", "w") as fh:  # the OOM killer takes it, not the zygote
+        fh.write("1000")  # (raising needs no privilege)
+    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, job["shm_opts"])
+    _mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, job["devpts_opts"])
+    syscall("move_mount", tree, b"", AT_FDCWD, b"/tmp", MOVE_MOUNT_F_EMPTY_PATH)
+    os.close(tree)
+    if job["overlays"]:
+        upper, uid = job["overlay_upper"], job["uid"]
+        _mount("tmpfs", upper, "tmpfs", MS_NOSUID | MS_NODEV, job["overlay_opts"])
+        for _, name in job["overlays"]:
+            up, wk = f"{upper}/up-{name}", f"{upper}/wk-{name}"
+            for d in (up, wk):
+                os.mkdir(d)
+            os.chown(up, uid, uid)
+            lower, dst = f"{job['mount_root']}/.lower/{name}", f"{job['mount_root']}/{name}"
+            _mount("overlay", dst, "overlay", MS_NOSUID | MS_NODEV,
+                   f"lowerdir={lower},upperdir={up},workdir={wk}")  # fmt: skip
     os.chdir("/tmp")
 
 
@@ -107,6 +160,7 @@ def _drop(job: dict[str, Any]) -> None:
     header = struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0)
     _check(_LIBC.capset(header, bytes(24)), "capset")  # and the inheritable set
     _check(_LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    join_fresh_session_keyring()  # after the uid change: the program's own, empty
 
 
 def _program(job: dict[str, Any], fds: list[int], ready_w: int) -> None:
@@ -116,12 +170,13 @@ def _program(job: dict[str, Any], fds: list[int], ready_w: int) -> None:
     try:
         os.dup2(fds[0], 1)
         os.dup2(fds[1], 2)
-        os.closerange(3, ready_w)
-        os.closerange(ready_w + 1, 1 << 16)
+        keep = sorted({ready_w, *fds[2:]})
+        for low, high in zip([2, *keep], [*keep, 1 << 16], strict=True):
+            os.closerange(low + 1, high)
         for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
-        _mounts(job)
+        _mounts(job, fds[2])
         _drop(job)
     except BaseException as exc:
         os.write(ready_w, f"sandbox setup failed: {exc!r}".encode()[:4000])
@@ -147,6 +202,7 @@ _NAMESPACES = {  # fresh for every program ("net" only with `netns: program`)
     CLONE_NEWUTS: "uts",
 }
 CLONE_VM = 0x00000100
+_WALL = 0x40000000
 _INIT_STACK = 64 * 1024
 _LIBC.clone.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
 _PAUSE = ctypes.cast(_LIBC.pause, ctypes.c_void_p).value
@@ -186,9 +242,18 @@ class _Spare:
         self.pid, self.pidfd = pid, os.pidfd_open(pid)
 
     def end(self) -> None:
-        """Kill PID 1 (and so the namespace) and reap it; the program must be reaped first."""
+        """Kill PID 1 (and so the namespace) and reap it; the program must be reaped first.
+
+        PID 1 only finishes exiting once every process of its namespace is reaped, and one
+        cloned with CLONE_PARENT is this zygote's child, not PID 1's: reap every child
+        (`__WALL`: whatever its exit signal) until PID 1 is among them."""
         self.kill()
-        os.waitpid(self.pid, 0)
+        self.reap()
+
+    def reap(self) -> None:
+        """Wait for the killed PID 1, reaping every other child of ours (see `end`)."""
+        while os.waitpid(-1, _WALL)[0] != self.pid:
+            pass
         os.close(self.pidfd)
         self.pid = 0
 
@@ -216,7 +281,7 @@ def _serve_one(
     msg = b"kill"
     while msg == b"kill":  # a kill that crossed the previous program's exit is moot
         try:
-            msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 2)
+            msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 8)
         except ConnectionResetError:
             msg = b""
         if not msg:
@@ -264,7 +329,7 @@ def _wait_job(sock: socket.socket, pid: int, spare: _Spare, ready_r: int) -> Non
     # own SIGKILL / CPU limit (PID 1 still pausing)
     sigkill = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
     lost = not killed and sigkill and bool(select.select([spare.pidfd], [], [], 0.2)[0])
-    spare.end()  # whatever the program left behind dies with its namespace
+    spare.kill()  # whatever the program left behind dies with its namespace
     chunks = []
     while chunk := os.read(ready_r, 4096):
         chunks.append(chunk)
@@ -274,6 +339,9 @@ def _wait_job(sock: socket.socket, pid: int, spare: _Spare, ready_r: int) -> Non
         sock.send(json.dumps({"status": status, "setup_error": error, "lost": lost}).encode())
     except (BrokenPipeError, ConnectionResetError):
         raise _CallerGone from None
+    # after the reply: PID 1's exit tears the namespaces down, which waits for an RCU grace
+    # period; the caller handles the result meanwhile (the next job waits in the socket)
+    spare.reap()
 
 
 def _serve() -> tuple[str, list[str], bool]:
@@ -291,6 +359,7 @@ def _serve() -> tuple[str, list[str], bool]:
         (os.open(f"/proc/self/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag)
         for flag, name in fresh.items()
     ]
+    enter_root(options["root"], options["skeleton"])  # every program's root copies this one
     gc.collect()
     gc.freeze()  # fewer copy-on-write faults in each forked program
     zygote, spare = os.getpid(), _Spare(sum(fresh))

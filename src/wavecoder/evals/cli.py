@@ -135,7 +135,9 @@ def _common(p: argparse.ArgumentParser) -> None:
         help=(
             "weak: no uid drop, no network/filesystem isolation (explicit opt-in). namespaces: "
             "env WAVECODER_SANDBOX_NETNS=program gives every program a fresh network namespace "
-            "(default: one per worker slot), WAVECODER_SANDBOX_FORKSERVER=0 the util-linux path"
+            "(default: one per worker slot), WAVECODER_SANDBOX_FORKSERVER=0 the util-linux path, "
+            "WAVECODER_SANDBOX_CGROUPS=0 no cgroup limits (summary.json's sandbox_report says "
+            "which limits held)"
         ),
     )
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per program run")

@@ -176,8 +176,11 @@ def check(task: PlusTask, completion: Completion, *, mode: SandboxMode = "namesp
         )
         step, result = _run(job, limits, mode)
         duration += step.duration_s
-        status: OutcomeStatus = "timeout" if step.status == "timeout" else "fail"
-        why = "phase deadline" if status == "timeout" else _verdict(task, ph, result)
+        status: OutcomeStatus = "fail"
+        if step.status in ("timeout", "error"):  # error: the sandbox could not run it
+            status = step.status
+        why = {"timeout": "phase deadline", "error": "sandbox error"}.get(status, "")
+        why = why or _verdict(task, ph, result)
         if why:
             tail = "\n".join(s for s in (why, step.stderr[-1500:]) if s)
             return Outcome(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wavecoder.evals import _zygote as rootfs_kernel
+from wavecoder.evals import cgroups, rootfs, utillinux
 from wavecoder.evals import sandbox as sb
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,7 @@ def netns_mode() -> str:
 # Mounts the zygote itself needs (its interpreter may live in a bind); each program redoes them.
 _ZYGOTE_SETUP = r"""
 set -eu
+while [ "$1" != "--" ]; do echo 0 > "$1"; shift; done; shift
 mount -t tmpfs -o size=16m,mode=755,nosuid,nodev tmpfs /var/tmp
 mkdir -p "%(root)s"
 while [ "$1" != "--" ]; do
@@ -108,6 +112,9 @@ _SOURCE = Path(__file__).with_name("_zygote.py")
 _BOOT = "import sys; f = sys.argv[1]; exec(compile(open(f).read(), f, 'exec'))"
 
 
+_ZYGOTE_IDS = itertools.count(1)
+
+
 class Zygote:
     """One pre-forked interpreter; serves one job at a time (its slot's)."""
 
@@ -118,12 +125,15 @@ class Zygote:
         binds: tuple[tuple[str, str], ...],
         options: Mapping[str, Any],
     ) -> None:
+        # its own cgroup, joined once here: its programs are forked into it (see `cgroups`)
+        self.group = cgroups.GROUPS.group(f"zygote-{next(_ZYGOTE_IDS)}")
+        procs = self.group.procs() if self.group is not None else []
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         plan = [part for bind in binds for part in bind]
         argv = ["unshare", "--mount", "--propagation=private", "--", "sh", "-c", _ZYGOTE_SETUP]
-        argv += ["zygote", *plan, "--", *interpreter, "-c", _BOOT, str(_SOURCE)]
+        argv += ["zygote", *procs, "--", *plan, "--", *interpreter, "-c", _BOOT, str(_SOURCE)]
         try:
-            self.proc = subprocess.Popen(
+            self.proc = utillinux.spawn(  # with a fresh session keyring, not the scorer's
                 [*argv, str(theirs.fileno()), json.dumps(dict(options))],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -141,14 +151,16 @@ class Zygote:
         self.sock = ours
         self.pidfd = os.pidfd_open(self.proc.pid)
 
-    def run(self, job: dict[str, Any], limits: sb.Limits, start: float) -> tuple[Any, ...]:
-        """(reply, stdout, stderr, status) for one program."""
+    def run(
+        self, job: dict[str, Any], fds: list[int], limits: sb.Limits, start: float
+    ) -> tuple[Any, ...]:
+        """(reply, stdout, stderr, status) for one program; `fds` go with the job."""
         if self.proc.poll() is not None:  # its PID 1 would still take the job, and never answer
             raise ZygoteError(f"zygote gone: {self._stderr()}")
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
-            socket.send_fds(self.sock, [json.dumps(job).encode()], [out_w, err_w])
+            socket.send_fds(self.sock, [json.dumps(job).encode()], [out_w, err_w, *fds])
         except OSError as exc:
             for fd in (out_r, err_r):
                 os.close(fd)
@@ -230,6 +242,10 @@ class _Pool:
         with self._lock:
             self._zygotes[key] = zygote
 
+    def give_back(self, key: tuple[Any, ...], zygote: Zygote | None) -> None:
+        if zygote is not None:
+            self.give(key, zygote)
+
     def close_all(self) -> None:
         with self._lock:
             zygotes, self._zygotes = list(self._zygotes.values()), {}
@@ -251,51 +267,70 @@ _POOL = _Pool()
 
 
 def execute(
-    step: sb.Step, job: sb.Job, workdir: Path, uid: int, env: dict[str, str]
-) -> sb.StepResult | None:
-    """Run one step through the slot's zygote; None if the fast path is unavailable for it."""
+    step: sb.Step, job: sb.Job, workdir: Path, uid: int, slot: int, env: dict[str, str]
+) -> sb.StepResult | str:
+    """Run one step through the slot's zygote; else why the fast path cannot serve it."""
     start = time.monotonic()
     cmd = python_command(step.argv)
     request: dict[str, Any] = {
-        "workdir": str(workdir),
         "uid": uid,
         "argv": list(step.argv),
         "mode": "exec",
         "env": env,
         "rlimits": sb.rlimit_values(step.limits),
-        "tmpfs": list(sb.TMPFS_TARGETS),
         "mount_root": sb.MOUNT_ROOT,
-        "binds": [list(b) for b in job.binds],
         "overlays": [list(o) for o in job.overlays],
+        "overlay_upper": rootfs.OVERLAY_UPPER,
+        "overlay_opts": rootfs.OVERLAY_TMPFS_OPTS,
+        "shm_opts": rootfs.SHM_OPTS,
+        "devpts_opts": rootfs.DEVPTS_OPTS,
+    }
+    entries = rootfs.plan(job.binds, job.overlays)
+    options: dict[str, Any] = {
+        "netns": netns_mode(),
+        "preload": [],
+        "root": [list(e) for e in entries],
+        "skeleton": str(rootfs.skeleton(entries, job.overlays)),
     }
     binds: tuple[tuple[str, str], ...] = ()
-    options: dict[str, Any] = {"netns": netns_mode(), "preload": []}
     if cmd is None:  # any other program: one fork + exec from a bare interpreter
-        key: tuple[Any, ...] = (uid, "exec", options["netns"])
+        key: tuple[Any, ...] = (slot, "exec", job.binds, job.overlays, options["netns"])
         interpreter, zygote_env = [sys.executable, "-I", "-S"], {"PATH": sb.SAFE_PATH}
     else:  # a Python script: run it in the pre-started interpreter
-        key = (uid, cmd.interpreter, cmd.flags, tuple(sorted(env.items())), job.binds)
-        key += (options["netns"],)
+        key = (slot, cmd.interpreter, cmd.flags, tuple(sorted(env.items())), job.binds)
+        key += (job.overlays, options["netns"])
         interpreter, zygote_env, binds = [cmd.interpreter, *cmd.flags], env, job.binds
         request.update(mode="python", script=cmd.script, isolated="-I" in cmd.flags)
         options["preload"] = list(PRELOAD)
     if key in _POOL.failures:
-        return None
+        return _POOL.failures[key]
     zygote, fresh = _POOL.take(key), False
+    fds: list[int] = []
     try:
+        fds.append(rootfs_kernel.open_tree_clone(str(workdir)))
         if zygote is None:
             zygote, fresh = Zygote(interpreter, zygote_env, binds, options), True
-        reply, out, err, status = zygote.run(request, step.limits, start)
+        if zygote.group is not None:  # the program's limits, plus the zygote's own share
+            zygote.group.set(
+                step.limits.memory_mb + cgroups.ZYGOTE_MB, step.limits.nproc + cgroups.ZYGOTE_PIDS
+            )
+        reply, out, err, status = zygote.run(request, fds, step.limits, start)
+    except OSError as exc:  # the job folder or the cgroup: this step cannot run here
+        _POOL.give_back(key, zygote)
+        return f"cannot hand the step to a zygote: {exc}"
     except ZygoteError as exc:
         if fresh:  # cannot start here: stop trying for this key
             _POOL.fail(key, str(exc))
-        else:  # it had worked: the next step starts a new one
-            log.warning("sandbox zygote lost, step rerun on the multi-process path: %s", exc)
-        return None
+            return str(exc)
+        log.warning("sandbox zygote lost, step rerun on the multi-process path: %s", exc)
+        return f"zygote lost: {exc}"
+    finally:
+        for fd in fds:
+            os.close(fd)
     _POOL.give(key, zygote)
     if reply.get("lost"):
         log.warning("sandbox PID 1 killed from outside, step rerun on the multi-process path")
-        return None
+        return "PID 1 killed from outside"
     return _result(step, reply, out, err, status, start)
 
 
@@ -308,10 +343,10 @@ def _result(
     start: float,
 ) -> sb.StepResult:
     error: str = reply["setup_error"]
-    if error.startswith("sandbox setup failed"):
-        raise sb.SandboxUnavailable(error)
     returncode = os.waitstatus_to_exitcode(reply["status"])
-    if status == "ok" and returncode != 0:
+    if error:  # the sandbox could not start the step (setup, or exec of the runner's argv)
+        status = "error"
+    elif status == "ok" and returncode != 0:
         status = "failed"
     return sb.StepResult(
         name=step.name,

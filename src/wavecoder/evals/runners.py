@@ -75,6 +75,8 @@ def judge(language: str, result: JobResult, marker: str) -> Verdict:
     finished = endmarker.completed(last.stdout, marker)
     if last.status == "timeout":
         status = "timeout"
+    elif last.status == "error":  # the sandbox could not run it: infrastructure, not a verdict
+        status = "error"
     elif result.ok and finished and not (language == "javascript" and last.stderr.strip()):
         status = "pass"
     else:

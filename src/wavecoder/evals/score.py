@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from wavecoder.evals import runners
+from wavecoder.evals import runners, sandbox
 from wavecoder.evals.benchmarks import Benchmark
 from wavecoder.evals.passk import aggregate, count_passes
 from wavecoder.evals.sandbox import SandboxMode
@@ -64,6 +64,7 @@ def score_completions(
             f"{len(unknown)} completion task id(s) not in {bench.name}: {', '.join(unknown[:5])}"
         )
     find(bench.language)  # fail early, with the install hint, when the toolchain is missing
+    sandbox.REPORT.reset()  # the summary's sandbox counts are this run's
     workers = opts.workers or os.cpu_count() or 1
     earlier = done or {}
     outcomes: list[Outcome | None] = [earlier.get((c.task_id, c.sample_index)) for c in completions]
@@ -223,6 +224,8 @@ def summarize(
         "prompt_format": prompt_format,
         "limits": {"timeout_s": opts.timeout_s, "memory_mb": runners.MEMORY_MB[bench.language]},
         "sandbox": opts.mode,
+        # which limits held, which path ran each step, every fallback and its reason
+        "sandbox_report": sandbox.report(opts.mode),
         "toolchain": toolchain,
         **(extra or {}),
     }

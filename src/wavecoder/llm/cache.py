@@ -66,16 +66,9 @@ class ResponseCache:
         self.path = Path(path)
         self.namespace = namespace
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False)
-        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
-            if str(mode).lower() != "wal":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
-            self._db.commit()
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._key = str(self.path.resolve())
+        self._db, self._lock = _open_shared(self._key, self.path)
+        self._closed = False
 
     def get_many(self, keys: list[str]) -> dict[str, Response]:
         """Cached responses by hash (marked `cached=True`, caller's key left empty)."""
@@ -125,6 +118,45 @@ class ResponseCache:
         return int(row[0])
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         with self._lock:
             self._db.commit()
-            self._db.close()
+        _release_shared(self._key)
+
+
+# One connection per cache file and process, shared by every client of it (the generator and
+# the judge of one run): a client defers its commit to the next event-loop turn, and a second
+# connection writing in the same thread meanwhile would wait on that open transaction forever
+# ("database is locked" after the timeout).
+_SHARED: dict[str, tuple[sqlite3.Connection, threading.Lock, list[int]]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _open_shared(key: str, path: Path) -> tuple[sqlite3.Connection, threading.Lock]:
+    with _SHARED_LOCK:
+        if key in _SHARED:
+            db, lock, refs = _SHARED[key]
+            refs[0] += 1
+            return db, lock
+        db = sqlite3.connect(path, timeout=60.0, check_same_thread=False)
+        with open(path.with_name(path.name + ".lock"), "a") as flock:
+            fcntl.flock(flock, fcntl.LOCK_EX)
+            mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+            db.commit()
+        db.execute("PRAGMA synchronous=NORMAL")
+        _SHARED[key] = (db, threading.Lock(), [1])
+        return db, _SHARED[key][1]
+
+
+def _release_shared(key: str) -> None:
+    with _SHARED_LOCK:
+        db, _, refs = _SHARED[key]
+        refs[0] -= 1
+        if refs[0] == 0:
+            del _SHARED[key]
+            db.close()

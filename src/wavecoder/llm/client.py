@@ -6,6 +6,11 @@ as it arrives, and calls `on_response` per finished request. When the budget cap
 request, sending stops, replies in flight are awaited and stored, and `BudgetExceeded` is raised.
 A backend (`openai_compat.OpenAIBackend`, `hf_local.HFBackend`) only turns requests into
 responses; it knows nothing of caching or money. Not here: HTTP, retries, tensors.
+
+Ctrl-C: `generate` runs on an `asyncio.Runner`, which turns SIGINT into cancelling the call;
+the backend cancels its requests in flight and waits for them, every reply received so far is
+committed to the cache, and `KeyboardInterrupt` propagates with no task left pending (the
+`wavecoder` command then prints one line and exits 130). A rerun replays the cached replies.
 """
 
 from __future__ import annotations
@@ -58,7 +63,8 @@ class Client:
         cache: ResponseCache | None,
     ) -> None:
         self.backend, self.role, self.accountant, self.cache = backend, role, accountant, cache
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # one loop for every call: the backend's HTTP clients are bound to it
+        self._runner: asyncio.Runner | None = None
 
     @property
     def identity(self) -> str:
@@ -77,10 +83,18 @@ class Client:
             pass
         else:
             raise LLMError("LLM.generate called inside a running event loop; await agenerate")
-        if self._loop is None or self._loop.is_closed():
-            self._loop = asyncio.new_event_loop()
+        if self._runner is None:
+            self._runner = asyncio.Runner()
         coro = self.agenerate(requests, progress=progress, on_response=on_response)
-        return self._loop.run_until_complete(coro)
+        try:
+            return self._runner.run(coro)
+        except KeyboardInterrupt:
+            # Off the main thread (or under a custom SIGINT handler) the interrupt lands inside
+            # the loop without cancelling anything: cancel and await what is left ourselves.
+            _cancel_pending(self._runner.get_loop())
+            if self.cache is not None:
+                self.cache.commit()
+            raise
 
     async def agenerate(
         self,
@@ -121,9 +135,12 @@ class Client:
         return out
 
     def close(self) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.run_until_complete(self.backend.aclose())
-            self._loop.close()
+        if self._runner is not None:
+            try:
+                self._runner.run(self.backend.aclose())
+            finally:
+                self._runner.close()  # cancels and awaits any task still pending
+                self._runner = None
         if self.cache is not None:
             self.cache.close()
 
@@ -224,6 +241,17 @@ class _Run:
                 self.results,
             )
         raise LLMError(f"backend {self.client.backend.name} left {missing} requests unanswered")
+
+
+def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel every task of the (stopped) loop and run it until they have all finished."""
+    if loop.is_closed() or loop.is_running():
+        return
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
 def _progress_bar(total: int, desc: str, *, enabled: bool) -> Any:

@@ -5,7 +5,8 @@ which is much faster than the default on few cores), one client per base URL, wi
 retries off: this module retries 429 (honouring Retry-After), 5xx, 408/409, timeouts and
 connection errors with capped exponential back-off and jitter, while `limiter.EndpointPool`
 adapts concurrency (AIMD) and takes dead endpoints out of rotation. Bodies are read as text and
-parsed by `parse.parse_body`, so a malformed body is kept raw. A 400 on a JSON `response_format`
+parsed by `parse.parse_body`, so a malformed body is kept raw; a 200 whose body is not JSON at
+all (a broken proxy, a cut connection) is retried like a 500. A 400 on a JSON `response_format`
 retries once as plain text. The API key is read from the environment variable named in the
 config, handed to the SDK and never stored, logged or put in an error message.
 Not here: caching, accounting, the budget (see `client.py`).
@@ -25,7 +26,7 @@ from typing import Any
 from wavecoder.llm.base import LLMConfig, LLMError, Request, Response
 from wavecoder.llm.client import Admit, Emit
 from wavecoder.llm.limiter import EndpointPool, Slot
-from wavecoder.llm.parse import error, parse_body, payload
+from wavecoder.llm.parse import error, malformed, parse_body, payload
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +183,11 @@ class OpenAIBackend:
                 task.add_done_callback(finished)
             await asyncio.gather(*tasks, return_exceptions=True)
         except asyncio.CancelledError:
+            # Interrupted (Ctrl-C): cancel the requests in flight and wait until they are gone,
+            # so none is left pending to fail later against closed clients and a closed cache.
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             raise
         if failures:
             raise failures[0]
@@ -210,6 +214,8 @@ class OpenAIBackend:
             log.debug("retrying %s: %s", request.key, outcome.why)
             if attempt >= self.cfg.max_retries:
                 why = f"gave up after {attempt + 1} attempts; last: {outcome.why}"
+                if outcome.why.startswith("HTTP 200"):
+                    return malformed(request.key, outcome.raw, why)
                 return error(request.key, outcome.raw, why)
             delay = outcome.delay_s
             if delay is None:
@@ -247,8 +253,13 @@ class OpenAIBackend:
             return _Retry(f"timed out after {self.cfg.timeout_s:g} s ({slot.url})")
         except TimeoutError:
             return _Retry(f"timed out after {self.cfg.timeout_s:g} s ({slot.url})")
+        response = parse_body(request.key, raw, chat=chat)
+        if response.status == "malformed" and not _is_json(raw):
+            # A 200 whose body is not JSON is a broken proxy or a cut connection, not the
+            # model's answer: retried like a 500 (a JSON body of the wrong shape is not).
+            return _Retry(f"HTTP 200 with a body that is not JSON ({slot.url})", raw)
         pool.success(slot)
-        return parse_body(request.key, raw, chat=chat)
+        return response
 
     def _status_error(
         self,
@@ -271,6 +282,14 @@ class OpenAIBackend:
             log.warning("%s rejected response_format; retrying as plain text", slot.url)
             return _Retry("format-unsupported", raw, 0.0)
         return error(request.key, raw, f"{why}: {_message(exc)}")
+
+
+def _is_json(raw: str) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:
+        return False
+    return True
 
 
 def _body_text(exc: Any) -> str:

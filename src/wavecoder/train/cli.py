@@ -55,6 +55,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.recipe, list(args.overrides))
+        from wavecoder.preflight import check_data, check_model
+
+        check_data(args.input, key="-i")  # before any reading, tokenizing or downloading
+        check_model(args.base_model, key="--base-model")
         if args.prepare_only:
             print(json.dumps(_prepare(args, cfg), indent=2))
             return 0
@@ -73,6 +77,12 @@ def main(args: argparse.Namespace) -> int:
     except (ConfigError, DataError, TemplateError, MethodError) as exc:
         print(f"wavecoder train: error: {exc}", file=sys.stderr)
         return 2
+    if summary.get("already_done"):
+        print(
+            f"wavecoder train: {args.output} already holds this finished run (global_step "
+            f"{summary.get('global_step')}); nothing to do (--restart trains again)",
+            file=sys.stderr,
+        )
     keys = ("global_step", "final_loss", "saved", "examples")
     print(json.dumps({k: summary[k] for k in keys}, indent=2))
     return 0

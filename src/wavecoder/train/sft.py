@@ -5,7 +5,9 @@ loads the model for the method (``methods.py``), derives gradient accumulation f
 batch and the number of processes, and hands TRL a pre-tokenized dataset of ``input_ids`` +
 ``labels``: TRL then only pads (or packs, best-fit decreasing with per-sequence position ids so
 attention and labels stay within each example) and trains. A rerun into the same ``OUTDIR``
-resumes from the last checkpoint if the settings and data are unchanged and refuses otherwise.
+resumes from the last checkpoint if the settings and data are unchanged and refuses otherwise;
+a rerun of a finished run (its ``training_summary.json`` names the same settings and data, and
+its saved outputs exist) does nothing and says so (``--restart`` trains again).
 Multi-GPU and multi-node runs go through ``accelerate launch`` with a config from
 ``configs/accelerate/``.
 """
@@ -67,6 +69,29 @@ def _identity(job: TrainJob, sources: list[Source]) -> dict[str, Any]:
         "data": [{"name": s.name, "sha256": s.sha256, "records": s.records} for s in sources],
         "config": to_data(job.cfg),
     }
+
+
+def finished_run(job: TrainJob, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The summary of the run `job.out` already finished with this identity (None: train).
+
+    Resuming a finished run would make the trainer take one more step (a new checkpoint,
+    different weights); a finished run is a result, not a place to resume from.
+    """
+    path = job.out / "training_summary.json"
+    if job.restart or not path.exists():
+        return None
+    import json
+
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    changed = diff_keys({k: summary.get(k) for k in identity}, identity)
+    if changed:
+        raise ConfigError(
+            f"{job.out} holds a finished run of other settings (changed: {', '.join(changed)}); "
+            "use another -o, or --restart to train again"
+        )
+    if not all(Path(p).exists() for p in summary.get("saved", {}).values()):
+        return None  # its outputs are gone: train (resuming from the last checkpoint)
+    return {**summary, "already_done": True}
 
 
 def prepare_outdir(job: TrainJob, identity: dict[str, Any]) -> str | None:
@@ -188,6 +213,10 @@ def train(job: TrainJob) -> dict[str, Any]:
     started = time.time()
     job.out.mkdir(parents=True, exist_ok=True)
     records, sources = read_inputs(job.inputs)
+    identity = _identity(job, sources)
+    done = finished_run(job, identity)
+    if done is not None:
+        return done
     tokenizer = load_tokenizer(job.base_model)
     encoded = encode_records(
         records, tokenizer, template=job.cfg.template, max_length=job.cfg.max_length
@@ -195,7 +224,6 @@ def train(job: TrainJob) -> dict[str, Any]:
     if not encoded.examples:
         raise ConfigError("no example left to train on after encoding (see rejected.jsonl)")
     write_rejected(job.out, encoded)
-    identity = _identity(job, sources)
     resume_from = prepare_outdir(job, identity)
     plan = batch_plan(job.cfg, world_size())
     trainer = build_trainer(job, encoded, tokenizer, plan)

@@ -69,6 +69,10 @@ def preflight(cfg: Config) -> None:
             "train.base_model is empty: name a hub id or a local model directory, e.g. "
             "train.base_model=deepseek-ai/deepseek-coder-6.7b-base"
         )
+    from wavecoder.preflight import check_data, check_model
+
+    check_data(cfg.data, key="train.data")
+    check_model(cfg.base_model, key="train.base_model")
 
 
 def run(ctx: Any) -> dict[str, Any]:

@@ -129,6 +129,8 @@ def test_yaml_errors_name_file_and_line(tmp_path: Path) -> None:
 
 def test_diff_keys() -> None:
     assert diff_keys({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3, "d": 0}}) == ["a.c", "a.d"]
+    # a setting added since the stage ran, with a null default, is a change to name
+    assert diff_keys({"llm": {"model": "m"}}, {"llm": {"model": "m", "new": None}}) == ["llm.new"]
 
 
 def test_one_cache_root_for_every_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

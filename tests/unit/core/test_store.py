@@ -92,3 +92,59 @@ def test_forced_clear_of_a_shard_keeps_other_shards(tmp_path: Path) -> None:
     b.write_json("stats", {"x": 1})
     a.clear()
     assert a.read_json("stats") is None and b.read_json("stats") == {"x": 1}
+
+
+def _numbers(sd: StageDir) -> list[str]:
+    return sorted(r.id for r in sd.read_records("records", Rejected))
+
+
+def _write_parts(folder: Path, groups: list[list[str]]) -> None:
+    """Parts partitioned by something other than the id hash (as ingest does, by file)."""
+    for i, keys in enumerate(groups):
+        StageDir(folder, shard=Shard(i, len(groups))).write_records(
+            "records", [Rejected(id=k, stage="s", reason="r") for k in keys]
+        )
+
+
+def test_every_record_reaches_exactly_one_shard_whatever_the_upstream_layout(
+    tmp_path: Path,
+) -> None:
+    ids = [f"id{i}" for i in range(60)]
+    layouts = {
+        "plain": [ids],  # written unsharded below
+        "same": [ids[:7], ids[7:40], ids[40:]],  # 3 parts, not by hash
+        "other": [ids[:30], ids[30:]],  # 2 parts
+    }
+    StageDir(tmp_path / "plain").write_records(
+        "records", [Rejected(id=k, stage="s", reason="r") for k in ids]
+    )
+    _write_parts(tmp_path / "same", layouts["same"])
+    _write_parts(tmp_path / "other", layouts["other"])
+    for name in layouts:
+        seen = [k for i in range(3) for k in _numbers(StageDir(tmp_path / name, shard=Shard(i, 3)))]
+        assert sorted(seen) == sorted(ids), name  # none lost, none doubled
+        assert _numbers(StageDir(tmp_path / name)) == sorted(ids)
+    # a reader sharded like its upstream reads its own part whole, not the ids it would own
+    assert _numbers(StageDir(tmp_path / "same", shard=Shard(0, 3))) == sorted(ids[:7])
+    tagged = list(StageDir(tmp_path / "same", shard=Shard(0, 3)).read_tagged("records", Rejected))
+    assert len(tagged) == 60 and sum(mine for _, mine in tagged) == 7
+    assert StageDir(tmp_path / "same", shard=Shard(1, 3)).count_records("records") == 33
+
+
+def test_a_folder_mixing_plain_and_shard_files_is_refused(tmp_path: Path) -> None:
+    _write_parts(tmp_path, [["a"], ["b"]])
+    StageDir(tmp_path).write_records("records", [Rejected(id="a", stage="s", reason="r")])
+    with pytest.raises(StoreError, match="mixed.*--force"):
+        list(StageDir(tmp_path).read_records("records", Rejected))
+    with pytest.raises(StoreError, match="mixes 2-shard parts and unsharded files"):
+        StageDir(tmp_path).layout()
+
+
+def test_done_only_when_every_shard_is(tmp_path: Path) -> None:
+    a, b = StageDir(tmp_path, shard=Shard(0, 2)), StageDir(tmp_path, shard=Shard(1, 2))
+    a.mark_done({})
+    assert StageDir(tmp_path).completion() == ("partial", [1])
+    assert a.is_done() and not b.is_done() and not StageDir(tmp_path).is_done()
+    b.mark_done({})
+    assert StageDir(tmp_path).completion() == ("done", [])
+    assert StageDir(tmp_path, shard=Shard(3, 4)).is_done()  # done as a whole, for any reader

@@ -13,7 +13,7 @@ from wavecoder.corpus import embed
 from wavecoder.corpus.embedders import EmbedderConfig, HashingEmbedder
 from wavecoder.pipeline import StageContext
 from wavecoder.records import Code
-from wavecoder.store import Shard, StageDir
+from wavecoder.store import Shard, StageDir, StoreError
 
 HASHING = EmbedderConfig(backend="hashing", dim=8, n_features=1 << 12)
 
@@ -47,7 +47,8 @@ def run_embed(
         dedup.write_records("records", codes)
     sd = StageDir(tmp / out, shard=shard)
     sd.path.mkdir(parents=True, exist_ok=True)
-    ctx = StageContext(name="embed", cfg=cfg, out=sd, inputs={"dedup": dedup}, shard=shard)
+    inputs = {"dedup": dedup.with_shard(shard)}  # the runner hands a shard its inputs as a shard
+    ctx = StageContext(name="embed", cfg=cfg, out=sd, inputs=inputs, shard=shard)
     return embed.run(ctx), sd
 
 
@@ -64,7 +65,7 @@ def test_writes_aligned_embeddings(tmp_path: Path) -> None:
     assert (sd.path / "truncated.txt").read_text() == ""
     # row i is snippet i: re-embedding one snippet alone gives the same row
     emb = HashingEmbedder(HASHING)
-    emb.fit([c.code for c in codes])
+    emb.fit([c.code for c in sorted(codes, key=lambda c: c.id)])  # fitted in id order
     np.testing.assert_allclose(emb.encode([codes[5].code]).vectors[0], vecs[5], atol=1e-5)
 
 
@@ -183,5 +184,5 @@ def test_mixed_sharded_and_plain_outputs_are_refused(tmp_path: Path) -> None:
     cfg = embed.Config(embedder=HASHING)
     run_embed(tmp_path, "embed", cfg, codes)
     run_embed(tmp_path, "embed", cfg, codes, shard=Shard(0, 2))
-    with pytest.raises(ValueError, match="more than one embeddings file"):
+    with pytest.raises(StoreError, match="unsharded and a sharded run mixed.*--force"):
         embed.load_embeddings(StageDir(tmp_path / "embed"))

@@ -17,9 +17,9 @@ from wavecoder.store import StageDir
 
 
 def make_inputs(
-    tmp: Path, vecs: np.ndarray, langs: list[str]
+    tmp: Path, vecs: np.ndarray, langs: list[str], codes: list[Code] | None = None
 ) -> tuple[list[Code], dict[str, StageDir]]:
-    codes = [
+    codes = codes or [
         Code.new(language=lang, source="test", path=f"f{i}", code=f"x = {i}")
         for i, lang in enumerate(langs)
     ]
@@ -53,10 +53,12 @@ def test_selects_the_picked_rows_in_order(tmp_path: Path) -> None:
     vecs = np.concatenate([rng.normal(0, 0.01, (30, 3)), rng.normal(0, 5, (30, 3))])
     codes, inputs = make_inputs(tmp_path, vecs, ["python"] * 60)
     stats, picked, sd = run_select(tmp_path, inputs, select.Config(budget=10), seed=3)
-    expected = kcenter_greedy(vecs, 10, seed=3)
+    by_id = sorted(range(60), key=lambda i: codes[i].id)
+    first = by_id[first_center(60, 3)]  # the seed's draw, in id order
+    expected = kcenter_greedy(vecs, 10, first=first)
     assert [p.code_id for p in picked] == [codes[i].id for i in expected.indices]
     assert [p.rank for p in picked] == list(range(10))
-    assert picked[0].code_id == codes[first_center(60, 3)].id  # first centre drawn by the seed
+    assert picked[0].code_id == codes[first].id
     np.testing.assert_allclose([p.radius for p in picked], expected.radii, rtol=1e-6)
     assert sum(codes.index(next(c for c in codes if c.id == p.code_id)) < 30 for p in picked) <= 2
     assert stats["in"] == 60 and stats["out"] == 10 and stats["rejected.not_selected"] == 50
@@ -146,3 +148,16 @@ def test_language_budget_applies_with_a_single_language(tmp_path: Path) -> None:
     cfg = select.Config(budget=10, language_budgets={"py": 3}, plot=False)
     _, picked, _ = run_select(tmp_path, inputs, cfg)
     assert len(picked) == 3
+
+
+def test_the_coreset_does_not_depend_on_the_row_order(tmp_path: Path) -> None:
+    """Sharded embed parts arrive in shard order: the picks must not change with it."""
+    rng = np.random.default_rng(1)
+    vecs = rng.normal(0, 1, (40, 4))
+    codes, inputs = make_inputs(tmp_path / "a", vecs, ["python"] * 40)
+    _, picked, _ = run_select(tmp_path / "a", inputs, select.Config(budget=8), seed=5)
+    order = rng.permutation(40)
+    shuffled = [codes[i] for i in order]
+    _, inputs2 = make_inputs(tmp_path / "b", vecs[order], ["python"] * 40, codes=shuffled)
+    _, picked2, _ = run_select(tmp_path / "b", inputs2, select.Config(budget=8), seed=5)
+    assert picked2 == picked

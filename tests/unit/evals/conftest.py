@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from wavecoder.evals import forkserver, sandbox
 from wavecoder.evals.sandbox import namespaces_available
 from wavecoder.evals.toolchains import ToolchainMissing, find
 
@@ -39,3 +41,16 @@ def require_language(language: str) -> None:
         find(language)
     except ToolchainMissing as exc:
         _missing(str(exc))
+
+
+@pytest.fixture(params=["forkserver", "multiprocess"])
+def sandbox_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run a test on both sandbox paths; on the fast one, check it really served every step."""
+    monkeypatch.setenv(forkserver.ENV_SWITCH, "1" if request.param == "forkserver" else "0")
+    sandbox.REPORT.reset()
+    yield request.param
+    counts = sandbox.REPORT.snapshot()
+    if request.param == "forkserver":  # the fast path really ran, and did not fall back
+        assert not forkserver._POOL.failures, forkserver._POOL.failures
+        assert not counts["fallback_steps"], counts
+        assert "util-linux" not in counts["steps_by_path"], counts

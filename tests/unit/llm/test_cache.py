@@ -151,3 +151,38 @@ def test_errors_are_not_cached(tmp_path: Path) -> None:
         bad = Response("k", (), (), status, "raw", error="x")  # type: ignore[arg-type]
         assert not cache.put("h", "m", req, bad)
     assert len(cache) == 0
+
+
+@pytest.mark.timeout(30, method="thread")  # the old deadlock blocked inside sqlite, not Python
+def test_two_clients_on_one_cache_file_in_one_event_loop(tmp_path: Path) -> None:
+    """The generator and the judge of a run share the cache file and an event loop: each defers
+    its commit to the next loop turn, so with a connection each, one's insert waited on the
+    other's open transaction until sqlite gave up ("database is locked")."""
+    import asyncio
+
+    from tests.helpers.openai_server import OpenAIServer
+    from wavecoder.llm import LLMConfig, Request, build_llm
+
+    path = str(tmp_path / "shared.sqlite")
+    with OpenAIServer() as server:
+        cfg = LLMConfig(base_url=server.url, cache_path=path, concurrency=8)
+        gen, judge = build_llm(cfg, role="generator"), build_llm(cfg, role="judge")
+
+        async def both() -> list[list[object]]:
+            asks = [
+                llm.agenerate([Request.chat(f"{role}{i}", ("user", f"{role} {i}"))], progress=False)
+                for i in range(20)
+                for role, llm in (("g", gen), ("j", judge))
+            ]
+            out = await asyncio.gather(*asks)
+            for llm in (gen, judge):
+                await llm.backend.aclose()  # type: ignore[attr-defined]
+            return out
+
+        out = asyncio.new_event_loop().run_until_complete(both())
+        gen.close()
+        judge.close()
+    assert len(out) == 40 and all(r[0].ok for r in out)  # type: ignore[attr-defined]
+    again = ResponseCache(Path(path), namespace="default")
+    assert len(again) == 40
+    again.close()

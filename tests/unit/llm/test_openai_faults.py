@@ -86,13 +86,38 @@ def test_broken_connections_are_retried(server: OpenAIServer, fault: Reply) -> N
     assert resp.ok and len(server.requests) == 2
 
 
-def test_garbage_body_is_kept_raw_and_marked(server: OpenAIServer) -> None:
-    server.script(Reply.garbage("<html>oops</html>"))
+def test_garbage_200_body_is_retried_like_a_500(server: OpenAIServer) -> None:
+    server.script(Reply.garbage("<html>oops</html>"), Reply.garbage('{"choices": [{"mess'))
     with make(server.url) as llm:
         resp = ask(llm)
+    assert resp.ok and resp.text == "echo: hi" and len(server.requests) == 3
+    assert llm.stats()["llm.generator.retries"] == 2
+
+
+def test_garbage_body_is_kept_raw_and_marked_once_retries_run_out(server: OpenAIServer) -> None:
+    server.script(*[Reply.garbage("<html>oops</html>")] * 3)
+    with make(server.url, max_retries=2) as llm:
+        resp = ask(llm)
         assert resp.status == "malformed" and resp.raw == "<html>oops</html>" and resp.texts == ()
+        assert "gave up after 3 attempts" in (resp.error or "")
         assert ask(llm).ok  # a malformed body is not cached: the rerun asks again
-    assert len(server.requests) == 2
+    assert len(server.requests) == 4
+
+
+def test_json_body_of_the_wrong_shape_is_not_retried(server: OpenAIServer) -> None:
+    server.script(Reply.garbage('{"unexpected": true}'))
+    with make(server.url) as llm:
+        resp = ask(llm)
+    assert resp.status == "malformed" and len(server.requests) == 1
+
+
+def test_twenty_percent_garbage_loses_nothing(server: OpenAIServer) -> None:
+    """The issue's figure: 300 requests under 20% garbage bodies came back 287 ok, 13 malformed."""
+    server.script(*[Reply.garbage("<html>502</html>")] * 60)
+    with make(server.url, concurrency=16) as llm:
+        reqs = [Request.chat(f"k{i}", ("user", f"q{i}")) for i in range(300)]
+        out = llm.generate(reqs, progress=False)
+    assert [r.status for r in out] == ["ok"] * 300
 
 
 @pytest.mark.parametrize(

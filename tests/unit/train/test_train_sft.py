@@ -182,3 +182,34 @@ def test_cli_prepare_only_and_bad_override(tmp_path: Path, tiny_llama: Path, cap
     assert report["examples"]["in"] == 3 and report["examples"]["truncated"] == 3
     assert run_cli([*base, "lora.rank=8"]) == 2
     assert "unknown config key(s): lora.rank" in capsys.readouterr().err
+
+
+def test_rerunning_a_finished_run_is_a_no_op_that_says_so(
+    tmp_path: Path, tiny_llama: Path, capsys: Any
+) -> None:
+    data = write_jsonl(tmp_path / "d.jsonl", alpaca_rows(8))
+    out = tmp_path / "o"
+    argv = ["-i", str(data), "-o", str(out), "--base-model", str(tiny_llama), "-q",
+            "--recipe", "tiny-cpu", "max_steps=2", "save_steps=1"]  # fmt: skip
+    assert run_cli(argv) == 0
+    weights = {p: p.read_bytes() for p in (out / "model").iterdir() if p.is_file()}
+    checkpoints = sorted(p.name for p in (out / "checkpoints").iterdir())
+    capsys.readouterr()
+    assert run_cli(argv) == 0
+    err = capsys.readouterr().err
+    assert "already holds this finished run (global_step 2); nothing to do" in err
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == checkpoints
+    assert {p: p.read_bytes() for p in weights} == weights
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["global_step"] == 2
+    with pytest.raises(ConfigError, match="finished run of other settings.*config.learning_rate"):
+        train(_job(tmp_path, tiny_llama, data, "max_steps=2", "learning_rate=0.5", out="o"))
+
+
+def test_cli_names_a_missing_base_model_in_one_line(tmp_path: Path, capsys: Any) -> None:
+    data = write_jsonl(tmp_path / "d.jsonl", alpaca_rows(2))
+    argv = ["-i", str(data), "-o", str(tmp_path / "o"), "--base-model", "nosuchmodel"]
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wavecoder train: error: --base-model: nosuchmodel is not in the local")
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()

@@ -1,0 +1,183 @@
+"""The thin shell of the `generate` and `judge` stages: clients, the loop, usage and stats.
+
+`run_loop(gen_ctx, judge_ctx)` builds the two clients, runs `loop.Loop` on its own event loop
+and computes both stages' stats from their logs (so a resumed run reports the whole run).
+Usage counters (requests, cache hits, tokens, cost) cover what this process sent plus what
+earlier, interrupted processes recorded in `usage.json` at the end of each of their rounds;
+calls of an interrupted round are replayed from the cache and count as cache hits.
+Not here: the loop itself (`loop.py`), the stage settings (`generate.py`, `judge.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from typing import Any
+
+from wavecoder.instruct.loop import Loop, Side
+from wavecoder.instruct.roles import Plan, PlanSettings
+from wavecoder.llm.accounting import resolve_price
+from wavecoder.llm.base import LLM, LLMConfig, build_llm
+from wavecoder.records import Example, Rejected, Verdict
+from wavecoder.store import StageDir
+
+_USAGE = ("requests", "cache_hits", "prompt_tokens", "completion_tokens")
+
+
+def plan_for(gen_cfg: Any, ctx: Any) -> Plan:
+    settings = PlanSettings(
+        mix=gen_cfg.mix,
+        translate_targets=gen_cfg.translate_targets,
+        repair_bugs=gen_cfg.repair_bugs,
+        bug_kinds=gen_cfg.bug_kinds,
+        rounds=gen_cfg.rounds,
+    )
+    return Plan(settings, seed=ctx.seed, select=ctx.inputs["select"], dedup=ctx.inputs["dedup"],
+                shard=ctx.shard)  # fmt: skip
+
+
+def _side(cfg: Any, llm: LLM, out: StageDir) -> Side:
+    return Side(cfg.llm, cfg.output_format, llm, out, cfg.few_shot_good, cfg.few_shot_bad)
+
+
+def run_loop(gen_ctx: Any, judge_ctx: Any | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    gcfg = gen_ctx.cfg
+    plan = plan_for(gcfg, gen_ctx)
+    with contextlib.ExitStack() as stack:
+        gllm = stack.enter_context(build_llm(gcfg.llm, role="generator"))
+        jllm = None
+        if judge_ctx is not None:
+            jllm = stack.enter_context(build_llm(judge_ctx.cfg.llm, role="judge"))
+        loop = Loop(
+            plan=plan, seed=gen_ctx.seed, gen=_side(gcfg, gllm, gen_ctx.out),
+            judge=_side(judge_ctx.cfg, jllm, judge_ctx.out) if judge_ctx and jllm else None,
+            gen_out=gen_ctx.out, repair_bugs=gcfg.repair_bugs,
+            pool_cap=judge_ctx.cfg.pool_max if judge_ctx is not None else 1,
+            # twice the slots of both roles: a queue in front of each, so neither idles while
+            # units are bunched in the other's phase; still bounded, whatever the coreset size
+            window=2 * (gcfg.llm.concurrency + (judge_ctx.cfg.llm.concurrency if judge_ctx else 0)),
+        )  # fmt: skip
+        books = [Usage(gllm, gcfg.llm, gen_ctx.out, "generator")]
+        if judge_ctx is not None:
+            books.append(Usage(jllm, judge_ctx.cfg.llm, judge_ctx.out, "judge"))
+        try:
+            _drive(loop, loop.run(), books)
+        finally:
+            loop.close()
+        gen_stats = generate_stats(gen_ctx.out, loop, books[0].total())
+        judge_stats = None
+        if judge_ctx is not None:
+            judge_stats = judge_stats_of(judge_ctx.out, gen_ctx.out, loop, books[1].total())
+    return gen_stats, judge_stats
+
+
+def run_judge_only(ctx: Any) -> dict[str, Any]:
+    cfg = ctx.cfg
+    with build_llm(cfg.llm, role="judge") as jllm:
+        loop = Loop(plan=None, seed=ctx.seed, gen=None, judge=_side(cfg, jllm, ctx.out),  # type: ignore[arg-type]
+                    gen_out=ctx.inputs["generate"], repair_bugs=_repair_bugs(ctx),
+                    pool_cap=cfg.pool_max, window=2 * cfg.llm.concurrency)  # fmt: skip
+        book = Usage(jllm, cfg.llm, ctx.out, "judge")
+        try:
+            _drive(loop, loop.run_judge_only(ctx.inputs["dedup"]), [book])
+        finally:
+            loop.close()
+        return judge_stats_of(ctx.out, ctx.inputs["generate"], loop, book.total())
+
+
+def _repair_bugs(ctx: Any) -> str:
+    fp = ctx.inputs["generate"].read_json("fingerprint", sharded=False) or {}
+    return str(fp.get("config", {}).get("generate", {}).get("repair_bugs", "inject"))
+
+
+def _drive(loop: Loop, coro: Any, books: list[Usage]) -> None:
+    """Run the loop's coroutine on a private event loop; close the clients' HTTP sessions on it."""
+
+    def save() -> None:
+        for book in books:
+            book.save()
+
+    loop.on_round = save
+    ev = asyncio.new_event_loop()
+    try:
+        ev.run_until_complete(coro)
+    finally:
+        for book in books:
+            backend = getattr(book.llm, "backend", None)
+            if backend is not None:
+                ev.run_until_complete(backend.aclose())
+            book.save()
+        ev.close()
+
+
+class Usage:
+    """One role's usage: what earlier processes saved in `usage.json` plus this process's."""
+
+    def __init__(self, llm: Any, cfg: LLMConfig, out: StageDir, role: str) -> None:
+        self.llm, self.out, self.role = llm, out, role
+        self.priced = resolve_price(cfg) is not None
+        self.base = (out.read_json("usage") or {}).get("total", {})
+
+    def total(self) -> dict[str, Any]:
+        stats = self.llm.stats()
+        out: dict[str, Any] = {
+            k: int(stats.get(f"llm.{self.role}.{k}", 0)) + int(self.base.get(k, 0)) for k in _USAGE
+        }
+        cost = float(stats.get(f"llm.{self.role}.cost_usd", 0.0))
+        out["cost_usd"] = (
+            round(cost + float(self.base.get("cost_usd") or 0.0), 6) if self.priced else None
+        )
+        return out
+
+    def save(self) -> None:
+        self.out.write_json("usage", {"total": self.total(), "model": self.llm.identity})
+
+
+def generate_stats(out: StageDir, loop: Loop, use: dict[str, Any]) -> dict[str, Any]:
+    by_task: dict[str, Counter[str]] = {}
+    for task in loop.task_of.values():
+        by_task.setdefault(task, Counter())["in"] += 1
+    examples = 0
+    for ex in out.read_records("records", Example):
+        examples += 1
+        by_task.setdefault(ex.task, Counter())["out"] += 1
+    reasons: Counter[str] = Counter()
+    for rej in out.read_rejected():
+        reasons[rej.reason] += 1
+        task = loop.task_of.get(rej.id, "unknown")
+        by_task.setdefault(task, Counter())["rejected"] += 1
+        by_task[task][f"rejected.{rej.reason}"] += 1
+    stats: dict[str, Any] = {"in": len(loop.task_of) or examples + sum(reasons.values()),
+                             "out": examples}  # fmt: skip
+    stats.update({f"rejected.{r}": n for r, n in sorted(reasons.items())})
+    stats["reasks"] = loop.counters.reasks.get("generator", 0)
+    stats["by_task"] = {t: dict(sorted(c.items())) for t, c in sorted(by_task.items())}
+    stats["usage"] = use
+    return stats
+
+
+def judge_stats_of(
+    out: StageDir, gen_out: StageDir, loop: Loop, use: dict[str, Any]
+) -> dict[str, Any]:
+    task_of = {ex.id: ex.task for ex in gen_out.read_records("records", Example)}
+    by_task: dict[str, Counter[str]] = {}
+    judged = accepted = 0
+    for v in out.read_records("records", Verdict):
+        judged += 1
+        c = by_task.setdefault(task_of.get(v.example_id, "unknown"), Counter())
+        c["in"] += 1
+        c["out"] += int(v.accepted)
+        accepted += int(v.accepted)
+        for r in v.rules:
+            c[f"rule.{r.rule}.{r.answer}"] += 1
+    reasons: Counter[str] = Counter()
+    for rej in out.read_records("rejected", Rejected):
+        reasons[rej.reason] += 1
+        by_task.setdefault(task_of.get(rej.id, "unknown"), Counter())["rejected"] += 1
+    stats: dict[str, Any] = {"in": judged, "out": accepted}
+    stats.update({f"rejected.{r}": n for r, n in sorted(reasons.items())})
+    stats["reasks"] = loop.counters.reasks.get("judge", 0)
+    stats["by_task"] = {t: dict(sorted(c.items())) for t, c in sorted(by_task.items())}
+    stats["usage"] = use
+    return stats
