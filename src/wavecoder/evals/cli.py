@@ -134,7 +134,7 @@ def _benchmark(p: argparse.ArgumentParser) -> None:
         required=True,
         metavar="NAME",
         choices=sorted([*BENCHMARKS, *ALIASES]),
-        help="humaneval, humanevalplus[-mini|-originfmt], mbpp[-sanitized], "
+        help="humaneval, humanevalplus[-mini|-originfmt], mbpp[-sanitized], mbppplus, "
         "humanevalpack-{synthesize,fix,explain}-{python,js,java,go,cpp,rust} (or the bigcode "
         "harness's humanevalsynthesize-/humanevalfixtests-/humanevalexplain-<lang>)",
     )

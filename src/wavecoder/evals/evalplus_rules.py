@@ -1,21 +1,21 @@
-"""HumanEval+ scored by evalplus's rules (evalplus 0.3.1), every program run in the sandbox.
+"""HumanEval+ and MBPP+ scored by evalplus's rules (evalplus 0.3.1), every program sandboxed.
 
 Ground truth: the canonical solution (`prompt + canonical_solution`) runs on the base and the plus
 inputs in the sandbox; its outputs and per-input times are cached on disk under
 `<cache>/evalplus/<dataset sha256>/<task>.pkl` (computed once, read back with an unpickler that
 only admits plain data types). A candidate (`prompt + completion`) then runs on the base inputs,
 and, when they all pass, on the plus inputs: per-input time limit `max(1.0, 4.0 * canonical
-time)`, whole-phase deadline `min(60, sum of limits) + 2` s, outputs compared by evalplus's rules
-(see `evalplus_harness`). The `Outcome` is the base+plus verdict; its `stage` names the phase
-that decided (`base` or `plus`), so base-only pass = status pass or stage `plus`.
-Known difference: evalplus 0.3.1 fails every HumanEval/32 candidate (its `find_zero` oracle
-`continue`s before recording the pass); here the oracle's intended rule is applied.
+time)`, whole-phase deadline `min(60, sum of limits) + 2` s. The candidate's process only
+receives the inputs and sends back its outputs as data (`evalplus_harness`); this process, where
+no candidate code runs, decodes them as plain data and compares them with the expected outputs
+by evalplus's rules (`evalplus_oracle`). The first input that fails decides. The `Outcome` is the
+base+plus verdict; its `stage` names the phase that decided (`base` or `plus`), so base-only
+pass = status pass or stage `plus`.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import json
 import pickle
 import secrets
@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wavecoder.evals import sandbox
+from wavecoder.evals.benchmarks import humanevalplus
+from wavecoder.evals.evalplus_oracle import MBPP_NOT_NONE, decode, first_mismatch
 from wavecoder.evals.runners import MEMORY_MB
-from wavecoder.evals.sandbox import Job, Limits, SandboxMode, Step
+from wavecoder.evals.sandbox import Job, Limits, SandboxMode, Step, StepResult
 from wavecoder.evals.toolchains import cache_dir, find
 from wavecoder.evals.types import Completion, Outcome, OutcomeStatus, Problem
 
@@ -37,45 +39,66 @@ MIN_TIME_LIMIT = 1.0  # evalplus DEFAULT_MIN_TIME_LIMIT
 TIME_LIMIT_FACTOR = 4.0  # evalplus DEFAULT_GT_TIME_LIMIT_FACTOR
 PHASE_TIMEOUT_CAP = 60.0  # evalplus EVALPLUS_TIMEOUT_PER_TASK
 TRUTH_TIMEOUT_S = 300.0
+TRUTH_MEMORY_MB = 8192  # trusted code; some MBPP+ outputs are hundreds of MB (Mbpp/255)
+TRUTH_RESULT_BYTES = 1 << 30
+MIN_RESULT_BYTES = 1 << 20  # a candidate may send this much, or 3x the expected outputs' size
 HARNESS = Path(__file__).with_name("evalplus_harness.py")
-_PLAIN = {"list", "tuple", "dict", "set", "frozenset", "complex", "bytearray", "int", "float"}
 
 
 @dataclass(frozen=True)
 class PlusTask:
-    """One HumanEval+ problem with its parsed inputs and its ground truth."""
+    """One HumanEval+ / MBPP+ problem with its parsed inputs and its ground truth."""
 
     problem: Problem
     inputs: dict[Phase, list[Any]]
     expected: dict[Phase, list[Any]]
     times: dict[Phase, list[float]]
+    expected_bytes: dict[Phase, int] | None = None
 
     @property
     def atol(self) -> float:
         return float(self.problem.extra.get("atol", "0") or 0)
 
+    @property
+    def dataset(self) -> str:
+        """evalplus's dataset name, which selects its special oracles: humaneval or mbpp."""
+        return dataset_of(self.problem)
+
+    @property
+    def not_none(self) -> bool:
+        """MBPP+ tasks whose outputs evalplus only checks for being not None."""
+        return self.dataset == "mbpp" and self.problem.entry_point in MBPP_NOT_NONE
+
     def limits(self, phase: Phase) -> list[float]:
         return [max(MIN_TIME_LIMIT, TIME_LIMIT_FACTOR * t) for t in self.times[phase]]
 
+    def result_bytes(self, phase: Phase) -> int:
+        size = (self.expected_bytes or {}).get(phase, 0)
+        return MIN_RESULT_BYTES + 3 * size
 
-class _PlainUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "builtins" and name in _PLAIN:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing {module}.{name} in a ground-truth cache")
+
+def dataset_of(problem: Problem) -> str:
+    return problem.extra.get("evalplus_dataset", "humaneval")
 
 
 def loads_plain(data: bytes) -> Any:
-    return _PlainUnpickler(io.BytesIO(data)).load()
+    """A ground-truth cache file, read with the plain-data unpickler (no code)."""
+    return decode(data)
 
 
 def inputs_of(problem: Problem, phase: Phase) -> list[Any]:
     raw = problem.extra.get(f"{phase}_input")
     if raw is None:
-        raise ValueError(f"{problem.task_id}: no {phase}_input (not an evalplus HumanEval+ file)")
+        raise ValueError(f"{problem.task_id}: no {phase}_input (not an evalplus release file)")
     value = json.loads(raw)
+    if value == {}:  # MBPP+ 767efcc's Mbpp/793 has `"plus_input": {}`: evalplus runs no input
+        value = []
     if not isinstance(value, list):
         raise ValueError(f"{problem.task_id}: {phase}_input is not a list")
+    if dataset_of(problem) == "mbpp":
+        from wavecoder.evals.benchmarks.mbppplus import deserialize_inputs
+
+        value = deserialize_inputs(problem.task_id, value)
     return value
 
 
@@ -93,104 +116,134 @@ def ground_truth(
 
     def one(problem: Problem) -> PlusTask:
         path = root / (problem.task_id.replace("/", "_") + ".pkl")
+        inputs = {ph: inputs_of(problem, ph) for ph in PHASES}
         if not path.is_file():
-            data = pickle.dumps(_compute_truth(problem, mode), protocol=4)
+            data = pickle.dumps(_compute_truth(problem, inputs, mode), protocol=4)
             tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
             tmp.write_bytes(data)
             tmp.replace(path)
         truth = loads_plain(path.read_bytes())
-        inputs = {ph: inputs_of(problem, ph) for ph in PHASES}
         for ph in PHASES:
             if len(truth[ph]["out"]) != len(inputs[ph]):
                 raise ValueError(f"{path}: {ph} outputs do not match the inputs; delete it")
         expected = {ph: truth[ph]["out"] for ph in PHASES}
         times = {ph: truth[ph]["time"] for ph in PHASES}
-        return PlusTask(problem, inputs, expected, times)
+        sizes = {ph: len(pickle.dumps(expected[ph], protocol=4)) for ph in PHASES}
+        return PlusTask(problem, inputs, expected, times, sizes)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return {t.problem.task_id: t for t in pool.map(one, problems)}
 
 
-def _compute_truth(problem: Problem, mode: SandboxMode) -> dict[str, Any]:
+def _compute_truth(
+    problem: Problem, inputs: dict[Phase, list[Any]], mode: SandboxMode
+) -> dict[str, Any]:
     code = problem.prompt + problem.canonical_solution
-    jobs: dict[str, dict[str, Any]] = {
-        ph: {"code": code, "entry_point": problem.entry_point, "inputs": inputs_of(problem, ph)}
-        for ph in PHASES
-    }
+    not_none = dataset_of(problem) == "mbpp" and problem.entry_point in MBPP_NOT_NONE
     limits = Limits(
-        timeout_s=TRUTH_TIMEOUT_S, memory_mb=MEMORY_MB["python"], output_bytes=256 << 20
+        timeout_s=TRUTH_TIMEOUT_S, memory_mb=TRUTH_MEMORY_MB, output_bytes=TRUTH_RESULT_BYTES
     )
-    results, _ = _run_phases("truth", jobs, [limits, limits], mode)
     truth: dict[str, Any] = {}
-    for ph, (status, payload, stderr) in zip(PHASES, results, strict=True):
-        if status != "ok" or payload is None:
+    for ph in PHASES:
+        job = _job(code, problem.entry_point, inputs[ph], None, "truth" if not_none else "")
+        job["copy_inputs"] = True
+        step, result = _run(job, limits, mode)
+        outputs = result.get("outputs", []) if result else []
+        if step.status != "ok" or result is None or len(outputs) != len(inputs[ph]):
+            why = (result or {}).get("error", "") or step.stderr[-500:]
             raise RuntimeError(
-                f"{problem.task_id}: canonical solution failed on {ph} inputs ({status}): "
-                f"{stderr[-500:]}"
+                f"{problem.task_id}: canonical solution failed on {ph} inputs ({step.status}): "
+                f"{why}"
             )
-        truth[ph] = loads_plain(base64.b64decode(payload))
+        truth[ph] = {"out": [decode(o) for o in outputs], "time": list(result["times"])}
     return truth
 
 
 def check(task: PlusTask, completion: Completion, *, mode: SandboxMode = "namespaces") -> Outcome:
     """Run one candidate on the base, then the plus inputs; the verdict as an `Outcome`."""
     problem = task.problem
-    code = problem.prompt + completion.completion
-    jobs: dict[str, dict[str, Any]] = {}
-    limits: list[Limits] = []
+    code = humanevalplus.program(problem, completion.completion)
+    duration = 0.0
     for ph in PHASES:
         per_input = task.limits(ph)
-        jobs[ph] = {
-            "code": code,
-            "entry_point": problem.entry_point,
-            "inputs": task.inputs[ph],
-            "expected": task.expected[ph],
-            "limits": per_input,
-            "atol": task.atol,
-        }
-        deadline = min(PHASE_TIMEOUT_CAP, sum(per_input)) + 2.0
-        limits.append(Limits(timeout_s=deadline, memory_mb=MEMORY_MB["python"]))
-    results, duration = _run_phases("check", jobs, limits, mode)
-    for ph, (status, payload, stderr) in zip(PHASES, results, strict=False):
-        if status == "ok":
-            continue
-        verdict: OutcomeStatus = "timeout" if status == "timeout" else "fail"
-        detail = json.loads(payload).get("error", "") if payload else ""
-        tail = "\n".join(s for s in (detail, stderr[-1500:]) if s)
-        return Outcome(
-            completion.task_id, completion.sample_index, verdict, round(duration, 4), ph,
-            stderr_tail=tail,
+        job = _job(
+            code, problem.entry_point, task.inputs[ph], per_input,
+            "candidate" if task.not_none else "",
         )  # fmt: skip
+        deadline = min(PHASE_TIMEOUT_CAP, sum(per_input)) + 2.0
+        limits = Limits(
+            timeout_s=deadline, memory_mb=MEMORY_MB["python"], output_bytes=task.result_bytes(ph)
+        )
+        step, result = _run(job, limits, mode)
+        duration += step.duration_s
+        status: OutcomeStatus = "fail"
+        if step.status in ("timeout", "error"):  # error: the sandbox could not run it
+            status = step.status
+        why = {"timeout": "phase deadline", "error": "sandbox error"}.get(status, "")
+        why = why or _verdict(task, ph, result)
+        if why:
+            tail = "\n".join(s for s in (why, step.stderr[-1500:]) if s)
+            return Outcome(
+                completion.task_id, completion.sample_index, status, round(duration, 4), ph,
+                stderr_tail=tail,
+            )  # fmt: skip
     return Outcome(completion.task_id, completion.sample_index, "pass", round(duration, 4))
 
 
-def _run_phases(
-    kind: str, jobs: dict[str, dict[str, Any]], limits: list[Limits], mode: SandboxMode
-) -> tuple[list[tuple[str, str | None, str]], float]:
-    """(status, payload after the nonce or None, stderr) per phase that ran, and the seconds.
+def _verdict(task: PlusTask, phase: Phase, result: dict[str, Any] | None) -> str:
+    """ "" when every output of `phase` matches, else why not (the first failing input)."""
+    if result is None:
+        return "no result: the program ended before sending its outputs"
+    outputs = result.get("outputs")
+    if not isinstance(outputs, list):
+        return "malformed result"
+    problem = task.problem
+    bad = first_mismatch(
+        task.dataset, problem.entry_point, outputs, task.expected[phase], task.inputs[phase],
+        task.atol,
+    )  # fmt: skip
+    if bad is None:
+        return ""
+    index, why = bad
+    error = str(result.get("error", ""))
+    if why == "no output" and error:
+        return error
+    return f"input {index}: {why}"
 
-    A check phase is `ok` only when it printed a passing result; exit 0 without one (the
-    candidate called os._exit) is a failure.
-    """
+
+def _job(
+    code: str, entry_point: str, inputs: list[Any], limits: list[float] | None, not_none: str
+) -> dict[str, Any]:
+    return {
+        "code": code,
+        "entry_point": entry_point,
+        "inputs": inputs,
+        "limits": limits,
+        "not_none": not_none,
+        "copy_inputs": False,  # evalplus passes a candidate the inputs themselves
+    }
+
+
+def _run(
+    job: dict[str, Any], limits: Limits, mode: SandboxMode
+) -> tuple[StepResult, dict[str, Any] | None]:
+    """The harness's step and its decoded result (None when it sent none or it is malformed)."""
     tc = find("python")
     nonce = secrets.token_hex(16)
-    files: dict[str, str | bytes] = {"evalplus_harness.py": HARNESS.read_text(encoding="utf-8")}
-    for ph, job in jobs.items():
-        files[f"{ph}.pkl"] = pickle.dumps({**job, "nonce": nonce}, protocol=4)
-    steps = tuple(
-        Step((tc.tools["python"], "-s", "evalplus_harness.py", kind, ph), lim, dict(tc.env), ph)
-        for ph, lim in zip(jobs, limits, strict=True)
-    )
-    result = sandbox.run(Job(files=files, steps=steps, binds=tc.binds), mode=mode)
-    out: list[tuple[str, str | None, str]] = []
-    for step in result.steps:
-        payload = None
-        for line in step.stdout.splitlines():
-            if line.startswith(nonce + " "):
-                payload = line[len(nonce) + 1 :]
-        status: str = step.status
-        if kind == "check" and status in ("ok", "failed"):
-            passed = payload is not None and json.loads(payload).get("passed") is True
-            status = "ok" if passed and step.status == "ok" else "failed"
-        out.append((status, payload, step.stderr))
-    return out, result.duration_s
+    files: dict[str, str | bytes] = {
+        "evalplus_harness.py": HARNESS.read_text(encoding="utf-8"),
+        "job.pkl": pickle.dumps({**job, "nonce": nonce}, protocol=4),
+    }
+    step = Step((tc.tools["python"], "-s", "evalplus_harness.py"), limits, dict(tc.env), "run")
+    result = sandbox.run(Job(files=files, steps=(step,), binds=tc.binds), mode=mode).last
+    out = result.stdout
+    at = out.rfind(nonce + " ")
+    if at < 0:
+        return result, None
+    end = out.find("\n", at)
+    try:
+        raw = base64.b64decode(out[at + len(nonce) + 1 : end if end >= 0 else None], validate=True)
+        decoded = decode(raw)
+    except Exception:
+        return result, None
+    return result, decoded if isinstance(decoded, dict) else None

@@ -3,9 +3,10 @@
 Each runner names the file the program goes in, the compile step (javac, g++, rustc --test; Go
 compiles and runs in one `go test`), the run step, the environment the toolchain needs, and the
 limits (the JVM and V8 need far more address space than CPython). The pass rule is exit status 0
-for every step, and for JavaScript also nothing on stderr (HumanEvalPack's JS tests use
-`console.assert`, which only prints). Program assembly from a benchmark problem is not here; see
-`wavecoder.evals.benchmarks`.
+for every step, the run's per-program end marker in its output (`wavecoder.evals.endmarker`: the
+test's last statement completed, no early exit), and for JavaScript also nothing on stderr
+(HumanEvalPack's JS tests use `console.assert`, which only prints). Program assembly from a
+benchmark problem is not here; see `wavecoder.evals.benchmarks`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from wavecoder.evals import sandbox
+from wavecoder.evals import endmarker, sandbox
 from wavecoder.evals.sandbox import Job, JobResult, Limits, SandboxMode, Step
 from wavecoder.evals.toolchains import Toolchain, find
 from wavecoder.evals.types import OutcomeStatus
@@ -43,49 +44,60 @@ class Verdict:
     duration_s: float
 
 
-def build_job(language: str, program: str, *, timeout_s: float = 10.0) -> Job:
-    """The sandbox job that compiles (if needed) and runs `program` for `language`."""
+def build_job(language: str, program: str, *, timeout_s: float = 10.0, marker: str = "") -> Job:
+    """The sandbox job that compiles (if needed) and runs `program` for `language`.
+
+    With `marker`, the program is instrumented to write it once its test has run to the end."""
     tc = find(language)
     run_limits = Limits(timeout_s=timeout_s, memory_mb=MEMORY_MB[language])
     compile_limits = replace(run_limits, timeout_s=max(COMPILE_TIMEOUT_S, timeout_s), nproc=256)
-    files, steps = _PLANS[language](tc, program, run_limits, compile_limits)
+    if marker:
+        program = endmarker.instrument(language, program, marker)
+    files, steps = _PLANS[language](tc, program, run_limits, compile_limits, bool(marker))
     return Job(files=files, steps=steps, binds=tc.binds, overlays=tc.overlays)
 
 
 def run_program(
     language: str, program: str, *, timeout_s: float = 10.0, mode: SandboxMode = "namespaces"
 ) -> Verdict:
-    return judge(
-        language, sandbox.run(build_job(language, program, timeout_s=timeout_s), mode=mode)
-    )
+    marker = endmarker.new_marker()
+    job = build_job(language, program, timeout_s=timeout_s, marker=marker)
+    return judge(language, sandbox.run(job, mode=mode), marker)
 
 
-def judge(language: str, result: JobResult) -> Verdict:
+EARLY_EXIT = "exited with status 0 before its test ran to the end (no end-of-test marker)"
+
+
+def judge(language: str, result: JobResult, marker: str) -> Verdict:
+    """The verdict of a job built with `marker`: a pass needs the marker in the run's output."""
     last = result.last
     status: OutcomeStatus
+    finished = endmarker.completed(last.stdout, marker)
     if last.status == "timeout":
         status = "timeout"
     elif last.status == "error":  # the sandbox could not run it: infrastructure, not a verdict
         status = "error"
-    elif result.ok and not (language == "javascript" and last.stderr.strip()):
+    elif result.ok and finished and not (language == "javascript" and last.stderr.strip()):
         status = "pass"
     else:
         status = "fail"
     stage = "" if status == "pass" else last.name
-    tail = (last.stderr or last.stdout)[-2000:]
+    tail = (last.stderr or endmarker.strip(last.stdout, marker))[-2000:]
+    if result.ok and not finished:
+        tail = (EARLY_EXIT + "\n" + tail)[-2000:]
     return Verdict(status, stage, last.returncode, tail, result.duration_s)
 
 
 Plan = tuple[dict[str, str | bytes], tuple[Step, ...]]
 
 
-def _python(tc: Toolchain, program: str, run: Limits, _c: Limits) -> Plan:
+def _python(tc: Toolchain, program: str, run: Limits, _c: Limits, _m: bool) -> Plan:
     return {"main.py": program}, (
         Step((tc.tools["python"], "-s", "main.py"), run, dict(tc.env), name="run"),
     )
 
 
-def _node(tc: Toolchain, program: str, run: Limits, _c: Limits) -> Plan:
+def _node(tc: Toolchain, program: str, run: Limits, _c: Limits, _m: bool) -> Plan:
     return {"main.js": program}, (
         Step((tc.tools["node"], "main.js"), run, dict(tc.env), name="run"),
     )
@@ -100,7 +112,7 @@ _JVM = (
 )
 
 
-def _java(tc: Toolchain, program: str, run: Limits, comp: Limits) -> Plan:
+def _java(tc: Toolchain, program: str, run: Limits, comp: Limits, marked: bool) -> Plan:
     javac = (
         tc.tools["javac"],
         "-J-Xmx1g",
@@ -113,11 +125,12 @@ def _java(tc: Toolchain, program: str, run: Limits, comp: Limits) -> Plan:
         ".",
         "Main.java",
     )
-    java = (tc.tools["java"], *_JVM, "-cp", ".", "Main")
+    entry = endmarker.JAVA_RUNNER if marked else "Main"
+    java = (tc.tools["java"], *_JVM, "-cp", ".", entry)
     return {"Main.java": program}, (Step(javac, comp, name="compile"), Step(java, run, name="run"))
 
 
-def _cpp(tc: Toolchain, program: str, run: Limits, comp: Limits) -> Plan:
+def _cpp(tc: Toolchain, program: str, run: Limits, comp: Limits, _m: bool) -> Plan:
     gxx = (
         tc.tools["g++"],
         "-std=c++17",
@@ -135,15 +148,16 @@ def _cpp(tc: Toolchain, program: str, run: Limits, comp: Limits) -> Plan:
     )
 
 
-def _go(tc: Toolchain, program: str, run: Limits, comp: Limits) -> Plan:
+def _go(tc: Toolchain, program: str, run: Limits, comp: Limits, _m: bool) -> Plan:
     # One `go test` both compiles and runs; give it the compile budget plus the run budget.
+    # Local directory mode (no package argument): a passing test's output is shown, not dropped.
     limits = replace(comp, timeout_s=comp.timeout_s + run.timeout_s)
     files: dict[str, str | bytes] = {"main_test.go": program}
-    step = Step((tc.tools["go"], "test", "."), limits, dict(tc.env), name="run")
+    step = Step((tc.tools["go"], "test"), limits, dict(tc.env), name="run")
     return files, (step,)
 
 
-def _rust(tc: Toolchain, program: str, run: Limits, comp: Limits) -> Plan:
+def _rust(tc: Toolchain, program: str, run: Limits, comp: Limits, _m: bool) -> Plan:
     externs = [
         f"--extern={k.split(':', 1)[1]}={v}" for k, v in tc.tools.items() if k.startswith("extern:")
     ]
@@ -163,7 +177,8 @@ def _rust(tc: Toolchain, program: str, run: Limits, comp: Limits) -> Plan:
     )
     return {"main.rs": program}, (
         Step(rustc, comp, name="compile"),
-        Step(("./main",), run, name="run"),
+        # one test at a time, in name order: the end-marker test runs last
+        Step(("./main", "--test-threads=1"), run, name="run"),
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from wavecoder.evals import cli, evalplus_rules
 from wavecoder.evals.benchmarks import load, sha256
-from wavecoder.evals.evalplus_harness import matches
+from wavecoder.evals.evalplus_oracle import matches
 from wavecoder.evals.score import ScoreOptions, score_completions, summarize
 from wavecoder.evals.types import Completion, Problem
 
@@ -99,12 +99,12 @@ def test_time_limits_follow_evalplus() -> None:
 
 
 def test_matches_rules() -> None:
-    assert matches([1.0, 2.0], [1.0, 2.0 + 1e-7], 0, "f", [])
-    assert not matches([1.0, 2.0], [1.0, 2.1], 0, "f", [])
-    assert not matches((1.0,), [1.0], 0, "f", [])  # type must match under atol
-    assert not matches(1, 2, 0, "f", [])
-    assert matches(2.0, 2.0, 0, "f", [])
-    assert matches(1.0, 999.0, 1e-4, "find_zero", [[-1, 1]])  # root of -1 + x
+    assert matches("humaneval", "f", [1.0, 2.0], [1.0, 2.0 + 1e-7], [], 0)
+    assert not matches("humaneval", "f", [1.0, 2.0], [1.0, 2.1], [], 0)
+    assert not matches("humaneval", "f", (1.0,), [1.0], [], 0)  # type must match under atol
+    assert not matches("humaneval", "f", 1, 2, [], 0)
+    assert matches("humaneval", "f", 2.0, 2.0, [], 0)
+    assert matches("humaneval", "find_zero", 1.0, 999.0, [[-1, 1]], 1e-4)  # root of -1 + x
 
 
 def test_cli_score_reports_base_and_plus(

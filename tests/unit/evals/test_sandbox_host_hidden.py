@@ -296,7 +296,7 @@ def test_infrastructure_failures_are_errors_not_fails() -> None:
     step = Step(("/no/such/interpreter", "main.py"), Limits(timeout_s=5))
     result = sandbox.run(Job(files={"main.py": ""}, steps=(step,)))
     assert result.last.status == "error", result.last
-    assert judge("python", result).status == "error"
+    assert judge("python", result, "marker").status == "error"
 
 
 def test_weak_mode_runs_the_toolchain_python() -> None:

@@ -22,7 +22,14 @@ def test_default_source_is_pinned_to_the_verified_file(name: str) -> None:
     """The sha256 each download must have is the sha256 of the file the self-test verified."""
     source = BENCHMARKS[name].source
     assert _PINNED.search(source.url), f"{name}: {source.url} is not a pinned commit or release"
-    assert source.sha256 == sha256(require_benchmarks() / source.local)
+    local = require_benchmarks() / source.local
+    if local.suffix == ".gz" and not source.url.endswith(".gz"):  # a local copy gzipped here
+        import gzip
+        import hashlib
+
+        assert source.sha256 == hashlib.sha256(gzip.decompress(local.read_bytes())).hexdigest()
+    else:
+        assert source.sha256 == sha256(local)
 
 
 @pytest.fixture()

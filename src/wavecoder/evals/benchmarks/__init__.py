@@ -1,12 +1,12 @@
 """The benchmark table: name -> how to load its problems and how to build a program to run.
 
-Names: `humaneval`, `humanevalplus` and `humanevalplus-mini` (evalplus's rules: task `evalplus`),
-`humanevalplus-originfmt` (the OriginFmt file's inlined `check`), `mbpp` (test split, 500),
-`mbpp-sanitized` (its test-range tasks) and `humanevalpack-{synthesize,fix,explain}-{python,js,
-java,go,cpp,rust}`. The harness's names are aliases: `humanevalsynthesize-<lang>`,
-`humanevalfixtests-<lang>` and `humanevalexplain-<lang>` (Explain runs both stages, see
-`wavecoder.evals.explain`; scoring a samples file scores stage 2's programs). Benchmark quirks live
-in these modules, not the sandbox.
+Names: `humaneval`, `humanevalplus`, `humanevalplus-mini` and `mbppplus` (evalplus's rules: task
+`evalplus`), `humanevalplus-originfmt` (the OriginFmt file's inlined `check`), `mbpp` (test split,
+500), `mbpp-sanitized` (its test-range tasks) and
+`humanevalpack-{synthesize,fix,explain}-{python,js,java,go,cpp,rust}`. The harness's names are
+aliases: `humanevalsynthesize-<lang>`, `humanevalfixtests-<lang>` and `humanevalexplain-<lang>`
+(Explain runs both stages, see `wavecoder.evals.explain`; scoring a samples file scores stage 2's
+programs). Benchmark quirks live in these modules, not the sandbox.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from wavecoder.evals.benchmarks import humaneval, humanevalpack, humanevalplus, mbpp
+from wavecoder.evals.benchmarks import humaneval, humanevalpack, humanevalplus, mbpp, mbppplus
 from wavecoder.evals.benchmarks.sources import Source, resolve, sha256
 from wavecoder.evals.types import Problem
 
@@ -31,6 +31,9 @@ _MBPP = f"{_GITHUB}/google-research/google-research/30adf0ec5f35f9609c2f1d896005
 _OCTOPACK = f"{_GITHUB}/bigcode-project/octopack/e17a8f6470264286bc6a52eb8263582083bf3bf6"
 # evalplus's HUMANEVAL_PLUS_VERSION; release assets = the files of the tagged commit 200defc
 _EVALPLUS = "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10"
+# MBPP+: the last MbppPlus.jsonl in evalplus/evalplus's history (399 tasks). Releases are assets
+# of evalplus/mbppplus_release (v0.2.0, 378 tasks, is what evalplus 0.3.1 loads): use --data.
+_MBPPPLUS = f"{_GITHUB}/evalplus/evalplus/767efcc368e0ef16568bba4ee2f1b005e849e8a6/MbppPlus.jsonl"
 _PACK_SHA256 = {
     "python": "b1376d72be4bd016a62ad043d9de3846edb8d63edf1222da802a31330c14c3a7",
     "js": "04c86c1fac5f33818d9187cba278ed1dfc66cc259372dd8342126aa580fb7569",
@@ -71,6 +74,24 @@ def _plus(name: str, file: str, digest: str) -> Benchmark:
         "python",
         _plus_source(file, digest),
         lambda p: humanevalplus.load(p, name),
+        humanevalplus.program,
+        task="evalplus",
+    )
+
+
+def _mbppplus() -> Benchmark:
+    # The local copy is gzipped (`gzip -n`); the pinned sha256 is the upstream file's, i.e. of
+    # the local copy's uncompressed bytes.
+    source = Source(
+        "mbppplus/MbppPlus-767efcc.jsonl.gz",
+        url=_MBPPPLUS,
+        sha256="08405a4e8764a4941cfe0945d25a956355a0454f364ea902c4020a44e7057973",
+    )
+    return Benchmark(
+        "mbppplus",
+        "python",
+        source,
+        lambda p: mbppplus.load(p, "mbppplus"),
         humanevalplus.program,
         task="evalplus",
     )
@@ -143,6 +164,7 @@ BENCHMARKS: dict[str, Benchmark] = {
             sha256="ca95deaa9a01ef0a6f439f88bcf0dd3db3563d22f22aad6cae04ebb9a8d8c8e9",
         ),
     ),
+    "mbppplus": _mbppplus(),
     **{b.name: b for b in (_pack(t, lang) for t in PACK_TASKS for lang in humanevalpack.DIRS)},
 }
 
