@@ -291,6 +291,12 @@ def fingerprint_record(
     return {"fingerprint": stable_hash(body, length=20), **body}
 
 
+def _path_key(path: Path) -> str:
+    """A source path as fingerprint data: absolute when it exists (the same file from another
+    working directory), else as written (a hub id, `stdlib`)."""
+    return str(path.resolve()) if path.exists() else str(path)
+
+
 def section_data(module: ModuleType, section: Any) -> Any:
     """What of a section the fingerprint hashes: the module's `fingerprint_config(section)`
     (LLM stages leave out endpoints and budgets), else `fingerprinted(section)`."""
@@ -356,6 +362,8 @@ def run_stage(
                            quiet=quiet, round=round, extra=extra)  # fmt: skip
     inputs = {name: sd.with_shard(out.shard) for name, sd in inputs.items()}  # read as this shard
     _check_inputs(spec, inputs, out.shard)
+    if paths:  # a standalone command's -i sources are part of what made the output
+        extra = {**(extra or {}), "paths": [_path_key(p) for p in paths]}
     fp = fingerprint_record(spec, module, section, seed, inputs, extra=extra)
     if not _prepare_out(spec, out, fp, force=force, count=count):
         log.info("%s: done already, skipped", spec.name)

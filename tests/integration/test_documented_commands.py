@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.helpers.doc_commands import Documented, help_commands, page_commands
 from tests.helpers.openai_server import OpenAIServer, Reply
@@ -92,11 +93,15 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(TREE, ws / "home" / "src" / "some-checkout")
     # the demo's config on a small corpus (the stdlib examples still read the whole stdlib)
     tiny = ws / "configs" / "tiny.yaml"
-    tiny.write_text(
-        tiny.read_text().replace(
-            "sources: [stdlib]", "sources: [path/to/repo, python_train_0.jsonl.gz]"
-        )
-    )
+    config = yaml.safe_load(tiny.read_text())
+    config["ingest"]["sources"] = ["path/to/repo", "python_train_0.jsonl.gz"]
+    # offline: a teacher address that refuses at once (the pages' runs get the local test
+    # server: endpoints are outside fingerprints), decontaminate's references from the shared
+    # files and hashed vectors
+    for role in ("generate", "judge"):
+        config[role]["llm"]["base_url"] = "http://127.0.0.1:9/v1"
+    config["decontaminate"].update(data=str(BENCHMARKS), embedder={"backend": "hashing"})
+    tiny.write_text(yaml.safe_dump(config, sort_keys=False))
     proc = _run(["run", "configs/tiny.yaml", "-q"], ws)
     assert proc.returncode == 0, proc.stderr
     # CONFIG in a page: a user's experiment, with instruction data to train on
@@ -149,7 +154,13 @@ def fast(argv: tuple[str, ...], ws: Path, url: str) -> list[str]:
             "eval.limit=1",
             "eval.max_tokens=16",
             f"eval.data={data}",
+            # the teacher is the local test server, never api.openai.com (endpoints are not
+            # part of a stage's fingerprint, so the template's finished run stays current)
+            f"generate.llm.base_url={url}",
+            f"judge.llm.base_url={url}",
         ]
+    if command == ["decontaminate"] and "--data" not in out:
+        out += ["--data", data]
     return out
 
 

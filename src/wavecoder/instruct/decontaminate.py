@@ -19,6 +19,7 @@ matching (`decontaminate_core`), the command on instruction files (`decontaminat
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from wavecoder.instruct.decontaminate_core import (
 from wavecoder.instruct.decontaminate_refs import Reference, load_references
 from wavecoder.records import Example, Rejected, Verdict
 from wavecoder.store import write_json_atomic, write_jsonl_atomic
+
+log = logging.getLogger(__name__)
 
 __all__ = ["INPUTS", "SHARDABLE", "VERSION", "Config", "preflight", "run"]
 
@@ -125,6 +128,12 @@ def preflight(cfg: Config) -> None:
 def run(ctx: Any) -> dict[str, Any]:
     cfg: Config = ctx.cfg
     examples = accepted_examples(ctx)
+    if not examples:  # nothing to check: no reference set is loaded (nor downloaded)
+        log.warning("decontaminate: no accepted instance to check")
+        ctx.out.write_records("records", [])
+        ctx.out.write_rejected([])
+        write_jsonl_atomic(ctx.out.path / "matches.jsonl", [])
+        return {"in": 0, "out": 0, "matches": 0, "contaminated": 0}
     items = [example_item(ex) for ex in examples]
     refs = references(cfg)
     scan = find_matches(items, refs, cfg)

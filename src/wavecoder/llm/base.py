@@ -288,6 +288,14 @@ class LLMConfig:
             raise ValueError("need max_retries >= 0, timeout_s > 0 and batch_size >= 1")
         if self.budget_usd is not None and self.budget_usd < 0:
             raise ValueError("budget_usd must be >= 0")
+        if self.budget_usd is not None and not self.prices_file:
+            from wavecoder.llm.accounting import resolve_price  # (accounting imports this module)
+
+            if resolve_price(self) is None:  # a cap on an unknown cost caps nothing
+                raise ValueError(
+                    f"budget_usd is set but model {self.model!r} has no known price; set "
+                    "price_input_per_mtok and price_output_per_mtok, or prices_file"
+                )
         for name in ("api_key_env", "base_url_env"):
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", getattr(self, name)):
                 # never echo it: a key pasted where the variable's name belongs is a secret

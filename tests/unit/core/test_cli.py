@@ -127,3 +127,17 @@ def test_overrides_may_follow_options(tmp_path: Path) -> None:
         cli.parse(parser, ["status", "runs/x", "a=1"])  # status takes no overrides
     with pytest.raises(SystemExit):
         cli.parse(parser, ["run", "c.yaml", "--force", "select", "--bogus"])
+
+
+def test_a_stage_command_with_other_sources_into_a_finished_folder_is_stale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ingest -i A -o OUT`, then `ingest -i B -o OUT`: B's code must not pass for A's output."""
+    tree = Path(__file__).resolve().parents[2] / "fixtures" / "corpus" / "tree"
+    out = tmp_path / "ingest"
+    assert cli.main(["ingest", "-i", str(tree / "lib"), "-o", str(out)]) == 0
+    first = (out / "records.jsonl").read_text()
+    assert cli.main(["ingest", "-i", str(tree / "lib"), "-o", str(out)]) == 0  # same: skipped
+    assert cli.main(["ingest", "-i", str(tree / "web"), "-o", str(out)]) == 3
+    assert "paths" in capsys.readouterr().err
+    assert (out / "records.jsonl").read_text() == first

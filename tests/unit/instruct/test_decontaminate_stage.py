@@ -94,6 +94,24 @@ def test_flag_keeps_every_instance(upstream: dict[str, StageDir], tmp_path: Path
     assert (out.path / "matches.jsonl").read_text().count("\n") >= 3
 
 
+def test_nothing_accepted_loads_no_reference(tmp_path: Path) -> None:
+    """No accepted instance: done at once, and no benchmark is read or downloaded (a folder
+    that does not hold them would fail the load)."""
+    gen, judge = StageDir(tmp_path / "generate"), StageDir(tmp_path / "judge")
+    for sd, rows in ((gen, [_example("a", "def f():\n    return 1\n")]), (judge, [])):
+        sd.path.mkdir()
+        sd.write_records("records", rows)  # type: ignore[arg-type]
+        sd.mark_done({})
+    empty = tmp_path / "no-benchmarks"
+    empty.mkdir()
+    cfg = build(decontaminate.Config, {"data": str(empty)})
+    out = StageDir(tmp_path / "out")
+    spec = pl.stage_spec("decontaminate")
+    stats = pl.run_stage(spec, cfg, out, inputs={"generate": gen, "judge": judge})
+    assert stats is not None and (stats["in"], stats["out"]) == (0, 0)
+    assert out.is_done() and out.count_records("records") == 0
+
+
 def test_config_errors_name_the_key(tmp_path: Path) -> None:
     from wavecoder.config import ConfigError
 

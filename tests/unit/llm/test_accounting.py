@@ -44,6 +44,20 @@ def test_budget_needs_a_price() -> None:
         Accountant(role="judge", model="mystery", price=None, budget_usd=1.0)
 
 
+def test_a_budget_on_an_unpriced_model_fails_when_the_config_loads() -> None:
+    from wavecoder import pipeline as pl
+    from wavecoder.config import ConfigError
+
+    with pytest.raises(ValueError, match="no known price"):
+        LLMConfig(model="mystery", budget_usd=1.0)
+    LLMConfig(model="mystery", budget_usd=1.0, price_input_per_mtok=1.0, price_output_per_mtok=2.0)
+    LLMConfig(model="mystery")  # no cap, no price needed
+    tiny = Path(__file__).resolve().parents[3] / "configs" / "tiny.yaml"
+    with pytest.raises(ConfigError, match="generate.*no known price"):
+        pl.load_run_config(tiny, ["generate.llm.model=mystery"])
+    pl.load_run_config(tiny, ["generate.llm.model=mystery", "generate.llm.budget_usd=null"])
+
+
 def test_tokens_and_cost_are_counted_from_server_usage(server: OpenAIServer) -> None:
     cfg = LLMConfig(base_url=server.url, price_input_per_mtok=1e6, price_output_per_mtok=2e6)
     with build_llm(cfg, role="judge") as llm:
