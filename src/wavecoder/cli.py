@@ -1,6 +1,6 @@
 """The `wavecoder` command: run a pipeline, inspect a run, or run one stage on its own.
 
-    wavecoder run CONFIG [--from S] [--to S] [--force S] [key=value ...]
+    wavecoder run CONFIG [--from S] [--to S] [--force S] [--executor ray] [key=value ...]
     wavecoder status RUN_DIR
     wavecoder show RUN_DIR STAGE [-n 5] [--rejected]
     wavecoder STAGE -i INPUT... -o OUTDIR [key=value ...] [--shard i/n]
@@ -14,6 +14,7 @@ Exit codes: 0 success, 1 a stage failed, 2 bad usage, config or input, 3 a finis
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import logging
 import os
@@ -25,6 +26,7 @@ from wavecoder import __version__
 from wavecoder import config as cfgmod
 from wavecoder import pipeline as pl
 from wavecoder.cliargs import parse_with_overrides, positive_int
+from wavecoder.executors import EXECUTORS, RayConfig, open_executor
 from wavecoder.llm.base import LLMError
 from wavecoder.progress import setup_logging
 from wavecoder.store import Shard, StageDir, StoreError
@@ -46,7 +48,7 @@ DELEGATED: dict[str, tuple[str, str]] = {
 
 EXAMPLES = {
     "run": "wavecoder run configs/tiny.yaml\n  wavecoder run configs/tiny.yaml --force select "
-    "select.budget=50",
+    "select.budget=50\n  wavecoder run configs/tiny.yaml --executor ray",
     "status": "wavecoder status runs/tiny",
     "show": "wavecoder show runs/tiny judge -n 3\n"
     "  wavecoder show runs/tiny filter -n 3 --rejected",
@@ -148,6 +150,18 @@ def _add_run(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         metavar="i/n",
         help="process only the ids with hash(id) %% n == i",
     )
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        help="where the stages run (default: the config's `executor`, else local); ray: "
+        "shardable stages as Ray tasks over shards (docs/ray.md)",
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="the Ray cluster: auto (this node's cluster) or ray://HEAD:10001 (default: the "
+        "config's ray.address, else a Ray started for the run); implies --executor ray",
+    )
     p.set_defaults(func=cmd_run)
 
 
@@ -220,9 +234,17 @@ def _add_stage(
 def cmd_run(args: argparse.Namespace) -> int:
     _check_stage_range(args.start, args.stop, args.force)
     rc = pl.load_run_config(args.config, args.overrides)
-    results = pl.run_pipeline(
-        rc, start=args.start, stop=args.stop, force=args.force, shard=args.shard, quiet=args.quiet
-    )
+    kind, ray_cfg = _executor_choice(args, rc)
+    with open_executor(kind, ray_cfg, rc.run_dir) as executor:
+        results = pl.run_pipeline(
+            rc,
+            start=args.start,
+            stop=args.stop,
+            force=args.force,
+            shard=args.shard,
+            quiet=args.quiet,
+            executor=executor,
+        )
     from wavecoder.show import print_eval_results, print_status
 
     if not args.quiet:
@@ -230,6 +252,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     if "eval" in results:  # the scores are what the run was for: on screen, even with -q
         print_eval_results(rc.run_dir)
     return 0
+
+
+def _executor_choice(args: argparse.Namespace, rc: pl.RunConfig) -> tuple[str, RayConfig]:
+    """The executor and its Ray settings: the command line over the config."""
+    kind = args.executor or ("ray" if args.address else rc.executor)
+    if args.address and kind != "ray":
+        raise cfgmod.ConfigError(f"--address {args.address}: only with --executor ray")
+    if kind == "ray" and args.shard:
+        raise cfgmod.ConfigError(
+            f"--shard {args.shard}: the Ray executor shards the stages itself; drop --shard"
+        )
+    ray_cfg = dataclasses.replace(rc.ray, address=args.address) if args.address else rc.ray
+    return kind, ray_cfg
 
 
 def _check_stage_range(start: str | None, stop: str | None, force: Sequence[str]) -> None:

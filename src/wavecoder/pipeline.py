@@ -21,11 +21,14 @@ stage (imported only when used, so `import wavecoder` stays light). A stage modu
     PAIRED_WITH: str (optional) the next stage, run together with this one round by round by
                                 `run_pair(ctx, next_ctx) -> (stats, next_stats)` (generate and
                                 judge feed each other); its config is part of this fingerprint
+    PLACEMENT: str (optional)   where it runs under `--executor ray` (`wavecoder.ray_executor`)
 
 Sharding (`--shard i/n`, contract in `wavecoder.store`): a shard of a stage gets its inputs as
 that shard (exactly its records), is done when its marker is, and a stage is done only when all
 its shards are; a sharded run stops before the first stage with SHARDABLE = False. An unsharded
 run into a sharded folder runs the missing shards instead of writing unsharded files.
+Where the stages execute (this process, or Ray tasks over shards) is the executor's business
+(`wavecoder.executors`); the runner hands each stage to it after every check has passed.
 
 A stage's fingerprint hashes its config section, VERSION, the run seed and the fingerprints of its
 inputs. A finished stage whose fingerprint no longer matches stops the run with the changed keys
@@ -46,6 +49,7 @@ from types import ModuleType
 from typing import Any
 
 from wavecoder import config as cfgmod
+from wavecoder.executors import Executor, LocalExecutor, RayConfig, build_config
 from wavecoder.records import stable_hash
 from wavecoder.store import RunStore, Shard, StageDir
 
@@ -199,18 +203,22 @@ class RunConfig:
     seed: int
     stop_after: str | None
     sections: dict[str, Any]
+    executor: str = "local"  # where the stages run: "local" or "ray" (wavecoder.executors)
+    ray: RayConfig = field(default_factory=RayConfig)
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "run_dir": str(self.run_dir),
             "seed": self.seed,
             "stop_after": self.stop_after,
+            "executor": self.executor,
+            "ray": cfgmod.to_data(self.ray),
         }
         data.update({k: cfgmod.to_data(v) for k, v in self.sections.items()})
         return data
 
 
-_TOP_KEYS = ("run_dir", "seed", "stop_after")
+_TOP_KEYS = ("run_dir", "seed", "stop_after", "executor", "ray")
 
 
 def build_run_config(data: dict[str, Any], stages: Sequence[StageSpec] | None = None) -> RunConfig:
@@ -234,7 +242,9 @@ def build_run_config(data: dict[str, Any], stages: Sequence[StageSpec] | None = 
         if not isinstance(section, dict):
             raise cfgmod.ConfigError(f"{spec.name}: expected a mapping, got {section!r}")
         sections[spec.name] = cfgmod.build(load_stage(spec).Config, section, where=spec.name)
-    return RunConfig(Path(data.get("run_dir") or "runs/default"), seed, stop_after, sections)
+    executor, ray = build_config(data.get("executor"), data.get("ray"), names)
+    run_dir = Path(data.get("run_dir") or "runs/default")
+    return RunConfig(run_dir, seed, stop_after, sections, executor=executor, ray=ray)
 
 
 def load_run_config(
@@ -605,8 +615,10 @@ def run_pipeline(
     shard: Shard | None = None,
     quiet: bool = False,
     stages: Sequence[StageSpec] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Stats | None]:
     """Run the configured stages in order; finished ones with matching fingerprints are skipped.
+    `executor` runs each stage (this process when None; see `wavecoder.executors`).
 
     Everything that can refuse the run (unknown or unreachable --force, preflight, stale
     outputs) is checked before the first stage runs and before `config.yaml` is written, so a
@@ -615,6 +627,10 @@ def run_pipeline(
     stages = stages or STAGES
     todo, forced = select_stages(stages, start=start, stop=stop or rc.stop_after, force=force)
     _check_force(todo, force, rc, stop)
+    executor = executor or LocalExecutor()
+    if shard and executor.name != "local":
+        raise UsageError(f"--shard {shard}: the {executor.name} executor shards the stages "
+                         "itself; drop --shard (or run with --executor local)")  # fmt: skip
     later: list[StageSpec] = []
     if shard:
         todo, later = _shardable_prefix(todo)
@@ -642,7 +658,7 @@ def run_pipeline(
                 break
             results.update(run_paired(spec, nxt, rc, store, forced=forced, quiet=quiet))
             continue
-        results[spec.name] = run_stage(
+        results[spec.name] = executor.run_stage(
             spec,
             section,
             store.stage(spec.name),

@@ -19,7 +19,7 @@ from typing import Any
 
 from wavecoder import config as cfgmod
 from wavecoder import pipeline as pl
-from wavecoder.store import RunStore, Shard, StageDir, read_jsonl
+from wavecoder.store import RunStore, Shard, StageDir, read_jsonl, shard_of
 
 
 def _settings(
@@ -63,6 +63,25 @@ def _shards_done(sd: StageDir) -> dict[str, Any]:
     }
 
 
+def _shard_states(sd: StageDir) -> str:
+    """What each missing shard of a sharded stage is doing: ": 1 running, 2 failed" (a failure
+    file the Ray executor wrote; running: parts written, no done marker yet), "" when every
+    missing shard is simply pending."""
+    count = sd.layout() or 0
+    seen: dict[str, set[int]] = {"done": set(), "failed": set(), "running": set()}
+    for entry in sd.path.iterdir():
+        part = shard_of(entry.name)
+        if part is not None and part.count == count:
+            kind = entry.name.split(".", 1)[0]
+            seen[kind if kind in ("done", "failed") else "running"].add(part.index)
+    missing = [i for i in range(count) if i not in seen["done"]]
+    states = {i: "failed" if i in seen["failed"] else "running" for i in seen["running"]}
+    states.update({i: "failed" for i in seen["failed"]})
+    if not any(i in states for i in missing):
+        return ""
+    return ": " + ", ".join(f"{i} {states.get(i, 'pending')}" for i in missing)
+
+
 def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
     """One row per pipeline stage: state, counts, fingerprint check, seconds, finish time."""
     store = RunStore(run_dir)
@@ -79,7 +98,9 @@ def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
         if state == "pending" and i > last:
             state = f"pending (after stop_after: {stop})"
         if missing:
-            state = f"{state} (shards {','.join(map(str, missing))} missing)"
+            state = f"{state} (shards {','.join(map(str, missing))} missing{_shard_states(sd)})"
+        elif state == "partial" and (sd.path / "failed.json").exists():
+            state = "failed (see failed.json)"
         done = sd.read_json("done", sharded=False) or _shards_done(sd)
         records = _output_count(sd, done)
         rejected = sd.count_records("rejected") if sd.path.exists() else 0
@@ -122,8 +143,9 @@ def _output_count(sd: StageDir, done: dict[str, Any]) -> int:
     records = sd.count_records("records")
     if records:
         return records
-    if (sd.path / "ids.txt").exists():  # array stages: vectors + ids
-        return len((sd.path / "ids.txt").read_text(encoding="utf-8").split())
+    ids = sd.parts("ids", ".txt")  # array stages: vectors + ids (one file per shard)
+    if ids:
+        return sum(len(p.read_text(encoding="utf-8").split()) for p in ids)
     out = (done.get("stats") or {}).get("out")
     if isinstance(out, int):
         return out

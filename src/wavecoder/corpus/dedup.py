@@ -30,6 +30,7 @@ from wavecoder.records import Code, Rejected
 VERSION = 1
 INPUTS: tuple[str, ...] = ("filter",)
 SHARDABLE = False
+PLACEMENT = "task"  # under Ray: one task over every record
 
 
 @dataclass(frozen=True)

