@@ -30,7 +30,7 @@ from wavecoder.corpus.embedders import Embedder, EmbedderConfig, load_embedder
 from wavecoder.records import Code
 from wavecoder.store import StageDir, atomic_path, write_json_atomic
 
-VERSION = 2  # 2: the hashing backend fits on the texts in id order
+VERSION = 3  # 2: the hashing backend fits on the texts in id order; 3: it fits in float64
 INPUTS = ("dedup",)
 SHARDABLE = True
 PLACEMENT = "actors"  # under Ray: one actor per GPU (or CPU slot) loads the model once

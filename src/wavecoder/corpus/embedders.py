@@ -263,7 +263,10 @@ class HashingEmbedder:
         tfidf = self._weigh(counts)
         n_comp = max(1, min(self.cfg.dim, tfidf.shape[0] - 1, self.cfg.n_features - 1))
         svd = TruncatedSVD(n_components=n_comp, algorithm="randomized", n_iter=5, random_state=0)
-        svd.fit(tfidf)
+        # in float64: float32 results of the randomized SVD change with the BLAS thread set-up
+        # (a Ray worker's OMP_NUM_THREADS=1 against a local run's every core); cast after, the
+        # projection is the same bits either way
+        svd.fit(tfidf.astype(np.float64))
         self.components = svd.components_.astype(np.float32)
 
     def _weigh(self, counts: Any) -> Any:

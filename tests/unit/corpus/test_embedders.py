@@ -174,3 +174,35 @@ def test_offline_minilm_wheel() -> None:
     assert enc.truncated.tolist() == [False, False, False, False, True]
     sims = enc.vectors @ enc.vectors.T
     assert sims[0, 1] > sims[0, 4]  # the two `add` functions are closer than add vs a long file
+
+
+_FIT_AND_HASH = """
+import hashlib, pathlib, sysconfig
+from wavecoder.corpus.embedders import EmbedderConfig, HashingEmbedder
+lib = pathlib.Path(sysconfig.get_paths()["stdlib"])
+texts = [p.read_text(errors="ignore")[:800] for d in ("email", "json")
+         for p in sorted((lib / d).glob("*.py"))] * 5
+emb = HashingEmbedder(EmbedderConfig(dim=16, n_features=4096))
+emb.fit(texts)
+print(hashlib.sha256(emb.encode(texts).vectors.tobytes()).hexdigest())
+"""
+
+
+def test_hashing_vectors_do_not_depend_on_the_blas_thread_setup() -> None:
+    """A Ray worker starts with OMP_NUM_THREADS=1 (its CPU share), a local run with every core:
+    the same texts must give the same bits, or a Ray run's coreset differs from the local one."""
+    import os
+    import subprocess
+    import sys
+
+    src = str(Path(__file__).resolve().parents[3] / "src")
+    digests = set()
+    for threads in ("1", "2"):
+        env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": threads}
+        env["OPENBLAS_NUM_THREADS"] = threads
+        done = subprocess.run(
+            [sys.executable, "-c", _FIT_AND_HASH], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        digests.add(done.stdout.strip())
+    assert len(digests) == 1
