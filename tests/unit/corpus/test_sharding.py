@@ -10,45 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from tests.unit.corpus.demo_run import REPO, SMALL
+from tests.unit.corpus.demo_run import demo_config as _config
+from tests.unit.corpus.demo_run import demo_outputs as _outputs
+from tests.unit.corpus.demo_run import rows_of as _rows
 from wavecoder import pipeline as pl
 from wavecoder.store import RunStore, Shard
-
-REPO = Path(__file__).resolve().parents[3]
-# A few stdlib packages, a small projection and coreset keep the demo to a second or two a run.
-SMALL = (
-    'ingest.exclude=["/*", "!/email/", "!/json/", "!/logging/"]',
-    "embed.embedder.dim=16",
-    "embed.embedder.n_features=4096",
-    "select.budget=20",
-)
-STAGES = ("ingest", "filter", "dedup", "embed", "select")
-
-
-def _config(run_dir: Path) -> pl.RunConfig:
-    return pl.load_run_config(REPO / "configs" / "tiny.yaml", [*SMALL, f"run_dir={run_dir}"])
-
-
-def _outputs(run_dir: Path) -> dict[str, object]:
-    store = RunStore(run_dir)
-    out: dict[str, object] = {}
-    for stage in STAGES:
-        sd = store.stage(stage)
-        for name in ("records", "rejected"):
-            rows = [json.dumps(obj, sort_keys=True) for p in sd.parts(name) for obj in _rows(p)]
-            out[f"{stage}.{name}"] = sorted(rows)
-    from wavecoder.corpus.embed import load_embeddings
-
-    ids, vecs = load_embeddings(store.stage("embed"))
-    order = np.argsort(ids)
-    out["embed.vectors"] = (sorted(ids), np.asarray(vecs)[order].round(6).tolist())
-    return out
-
-
-def _rows(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def _plain_files(folder: Path) -> list[str]:
