@@ -26,22 +26,24 @@ def demo_config(run_dir: Path) -> pl.RunConfig:
     return pl.load_run_config(REPO / "configs" / "tiny.yaml", [*SMALL, f"run_dir={run_dir}"])
 
 
-def demo_outputs(run_dir: Path) -> dict[str, object]:
+def demo_outputs(run_dir: Path, stages: tuple[str, ...] = STAGES) -> dict[str, object]:
     """Each stage's records and rejected records (sorted: shard parts come in any split) and
     the vectors by id; select's picks keep their order (select runs unsharded)."""
     store = RunStore(run_dir)
     out: dict[str, object] = {}
-    for stage in STAGES:
+    for stage in stages:
         sd = store.stage(stage)
         for name in ("records", "rejected"):
             rows = [json.dumps(obj, sort_keys=True) for p in sd.parts(name) for obj in rows_of(p)]
             out[f"{stage}.{name}"] = sorted(rows)
-    from wavecoder.corpus.embed import load_embeddings
+    if "embed" in stages:
+        from wavecoder.corpus.embed import load_embeddings
 
-    ids, vecs = load_embeddings(store.stage("embed"))
-    order = np.argsort(ids)
-    out["embed.vectors"] = (sorted(ids), np.asarray(vecs)[order].round(6).tolist())
-    out["select.picks"] = (run_dir / "select" / "records.jsonl").read_bytes()
+        ids, vecs = load_embeddings(store.stage("embed"))
+        order = np.argsort(ids)
+        out["embed.vectors"] = (sorted(ids), np.asarray(vecs)[order].round(6).tolist())
+    if "select" in stages:
+        out["select.picks"] = (run_dir / "select" / "records.jsonl").read_bytes()
     return out
 
 

@@ -19,7 +19,13 @@ ray = pytest.importorskip("ray")
 
 from tests.helpers import ray_faults  # noqa: E402
 from tests.helpers.executable import wavecoder  # noqa: E402
-from tests.unit.corpus.demo_run import REPO, SMALL, demo_config, demo_outputs  # noqa: E402
+from tests.unit.corpus.demo_run import (  # noqa: E402
+    REPO,
+    SMALL,
+    STAGES,
+    demo_config,
+    demo_outputs,
+)
 from wavecoder import pipeline as pl  # noqa: E402
 from wavecoder.executors import RayConfig, open_executor  # noqa: E402
 from wavecoder.store import RunStore, StageDir  # noqa: E402
@@ -64,10 +70,10 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return demo_outputs(run_dir)
 
 
-def _ray_run(run_dir: Path, cfg: RayConfig = CONFIG) -> dict[str, pl.Stats | None]:
+def _ray_run(run_dir: Path, stop: str = "select") -> dict[str, pl.Stats | None]:
     rc = demo_config(run_dir)
-    with open_executor("ray", cfg, rc.run_dir) as executor:
-        return pl.run_pipeline(rc, stop="select", quiet=True, executor=executor)
+    with open_executor("ray", CONFIG, rc.run_dir) as executor:
+        return pl.run_pipeline(rc, stop=stop, quiet=True, executor=executor)
 
 
 def test_ray_run_gives_the_local_records(
@@ -91,13 +97,33 @@ def test_ray_run_gives_the_local_records(
 def test_a_worker_killed_mid_shard_is_retried_to_the_same_output(
     target: str, faults: Path, local: dict[str, object], tmp_path: Path
 ) -> None:
+    stage = target.split(":")[0].rsplit(".", 1)[1]
     killed = ray_faults.arm(faults, target)
     run_dir = tmp_path / "run"
-    _ray_run(run_dir)
+    _ray_run(run_dir, stop=stage)
     assert killed.exists(), "no worker was killed"
     assert not (faults / f"{target}.arm").exists()
     assert not list(run_dir.glob("*/failed*.json"))
-    assert demo_outputs(run_dir) == local
+    stages = STAGES[: STAGES.index(stage) + 1]
+    assert pl.completion(RunStore(run_dir).stage(stage)) == ("done", [])
+    want = {k: v for k, v in local.items() if k.split(".")[0] in stages}
+    assert demo_outputs(run_dir, stages) == want
+
+
+def _square(x: int) -> int:
+    if x < 0:
+        raise ValueError(f"negative: {x}")
+    return x * x
+
+
+def test_map_runs_items_as_ray_tasks_in_order(faults: Path, tmp_path: Path) -> None:
+    """The seam stages spread work units through: builtin map's results, a failing item's own
+    error."""
+    with open_executor("ray", CONFIG, tmp_path / "run") as executor:
+        assert executor.map(_square, [3, 1, 2, 5]) == [9, 1, 4, 25]
+        assert executor.map(_square, []) == []
+        with pytest.raises(ValueError, match="negative: -2"):
+            executor.map(_square, [1, -2])
 
 
 def test_a_worker_that_cannot_see_the_run_dir_is_a_clear_error(
