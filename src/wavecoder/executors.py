@@ -44,8 +44,8 @@ U = TypeVar("U")
 class RayConfig:
     """The `ray:` section of a run config (used only with `executor: ray`)."""
 
-    # null: start a Ray instance on this machine for the run; "auto": the cluster this machine
-    # is a node of (RAY_ADDRESS); "ray://head:10001": Ray Client to a remote head
+    # null: RAY_ADDRESS when set, else a Ray started on this machine for the run; "auto": the
+    # cluster this machine is a node of; "ray://head:10001": Ray Client to a remote head
     address: str | None = None
     shards: int | None = None  # shards per shardable stage; null: the cluster's CPU slots
     cpus_per_task: float = 1.0  # CPUs each shard task (or actor) reserves

@@ -97,12 +97,16 @@ class RayExecutor:
             return self._token
         if not ray.is_initialized():
             local = self.cfg.address is None
-            ray.init(
-                address=self.cfg.address,
-                num_cpus=self.cfg.num_cpus if local else None,
-                include_dashboard=False if local else None,
-                logging_level=logging.WARNING,
-            )
+            try:
+                ray.init(
+                    address=self.cfg.address,
+                    num_cpus=self.cfg.num_cpus if local else None,
+                    include_dashboard=False if local else None,
+                    logging_level=logging.WARNING,
+                )
+            except (ConnectionError, ValueError) as exc:  # no cluster there, a malformed address
+                where = f"ray.address {self.cfg.address}" if self.cfg.address else "a local Ray"
+                raise pl.UsageError(f"{where}: {_first_line(exc)} (see docs/ray.md)") from None
             self._started = True
         self._token = _write_token(self.run_dir)
         return self._token

@@ -127,3 +127,14 @@ def test_choosing_no_executor_imports_no_ray() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_no_cluster_at_the_address_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # where `auto` looks: no other cluster
+    code = cli.main(["run", str(TINY), f"run_dir={tmp_path / 'run'}", "--address", "auto", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and "ray.address auto: Could not find any running Ray" in err

@@ -44,7 +44,8 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         ),
         "RAY_AUTH_MODE": "disabled",  # a throwaway local cluster; the subprocess joins it
     }
-    saved = {k: os.environ.get(k) for k in env}
+    saved = {k: os.environ.get(k) for k in [*env, "RAY_ADDRESS"]}
+    os.environ.pop("RAY_ADDRESS", None)  # a Ray of our own, never a cluster the shell names
     os.environ.update(env)  # the workers inherit it from the raylet this starts
     ray.init(
         num_cpus=2,
