@@ -23,6 +23,7 @@ not import ray (`wavecoder.ray_executor` does, when a Ray executor is opened).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +131,18 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
+
+
+CPUS_ENV = "WAVECODER_CPUS"  # set by a Ray worker to its task's CPU share
+
+
+def cpu_slots() -> int:
+    """How many processes a stage may keep busy: its task's CPU share on a Ray worker (so 64
+    shard tasks on a 64-core node do not each start 64 processes), else this machine's cores."""
+    share = os.environ.get(CPUS_ENV, "")
+    if share.isdigit() and int(share) > 0:
+        return int(share)
+    return os.cpu_count() or 1
 
 
 _current: list[Executor] = []

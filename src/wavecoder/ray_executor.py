@@ -104,7 +104,7 @@ class RayExecutor:
                     include_dashboard=False if local else None,
                     logging_level=logging.WARNING,
                 )
-            except (ConnectionError, ValueError) as exc:  # no cluster there, a malformed address
+            except (ConnectionError, ValueError, RuntimeError) as exc:  # no cluster, a bad address
                 where = f"ray.address {self.cfg.address}" if self.cfg.address else "a local Ray"
                 raise pl.UsageError(f"{where}: {_first_line(exc)} (see docs/ray.md)") from None
             self._started = True
@@ -160,7 +160,8 @@ class RayExecutor:
         shards = self._shards(out, where)
         parts = [
             Part(spec.name, section, str(out.path.resolve()), shard,
-                 {n: str(sd.path.resolve()) for n, sd in inputs.items()}, seed, extra)
+                 {n: str(sd.path.resolve()) for n, sd in inputs.items()}, seed, extra,
+                 cpus=max(1, int(self.cfg.cpus_per_task)))
             for shard in shards
         ]  # fmt: skip
         for part in parts:

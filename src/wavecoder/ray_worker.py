@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from wavecoder.executors import CPUS_ENV
 from wavecoder.pipeline import PipelineError, Stats, run_stage, stage_spec
 from wavecoder.store import Shard, StageDir, write_json_atomic
 
@@ -68,6 +69,7 @@ class Part:
     inputs: dict[str, str]
     seed: int
     extra: dict[str, Any] | None
+    cpus: int = 1  # the task's CPU share: what the stage may keep busy (`cpu_slots`)
 
     @property
     def where(self) -> str:
@@ -127,6 +129,7 @@ def run_part(token: RunToken, part: Part) -> Stats | None:
     check_visible(token)
     if os.path.isdir(token.cwd):
         os.chdir(token.cwd)
+    os.environ[CPUS_ENV] = str(part.cpus)
     spec = stage_spec(part.stage)
     out = StageDir(Path(part.out), shard=part.shard)
     inputs = {name: StageDir(Path(path)) for name, path in part.inputs.items()}

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -37,6 +36,7 @@ from wavecoder.config import ConfigError
 from wavecoder.corpus import codesearchnet as csn
 from wavecoder.corpus import stdlib, trees
 from wavecoder.corpus.licenses import LicenseFinder
+from wavecoder.executors import cpu_slots
 from wavecoder.progress import track
 from wavecoder.records import Code, Rejected, normalize_language
 from wavecoder.store import Shard
@@ -58,7 +58,7 @@ class Config:
     max_file_bytes: int = 1_000_000
     require_docstring: bool = False  # source trees; the stdlib corpus always requires one
     strict: bool = False  # stop at the first malformed CodeSearchNet line
-    workers: int = 0  # processes parsing source trees; 0 = one per CPU core
+    workers: int = 0  # processes parsing source trees; 0 = one per CPU core (a Ray task's share)
 
     def __post_init__(self) -> None:  # checked when the config loads, before any stage runs
         for lang in self.languages:
@@ -283,7 +283,7 @@ def _read_tree(
 
 def _map(work: Any, files: list[trees.SourceFile], workers: int) -> Iterator[trees.FileResult]:
     """`work` over `files` in order, in worker processes when there is enough to share."""
-    n = workers or os.cpu_count() or 1
+    n = workers or cpu_slots()
     if n <= 1 or len(files) < 16:
         yield from map(work, files)
         return

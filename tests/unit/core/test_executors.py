@@ -129,12 +129,23 @@ def test_choosing_no_executor_imports_no_ray() -> None:
     assert done.stdout.strip() == "False"
 
 
-def test_no_cluster_at_the_address_is_a_one_line_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_an_address_ray_cannot_use_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("ray")
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # where `auto` looks: no other cluster
-    code = cli.main(["run", str(TINY), f"run_dir={tmp_path / 'run'}", "--address", "auto", "-q"])
+    argv = ["run", str(TINY), f"run_dir={tmp_path / 'run'}", "--address", "head:port", "-q"]
+    code = cli.main(argv)
     err = capsys.readouterr().err
-    assert code == 2 and "ray.address auto: Could not find any running Ray" in err
+    assert code == 2 and "ray.address head:port: Unable to parse port" in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_stage_keeps_to_its_tasks_cpu_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from wavecoder.executors import CPUS_ENV, cpu_slots
+
+    monkeypatch.delenv(CPUS_ENV, raising=False)
+    assert cpu_slots() == (os.cpu_count() or 1)
+    monkeypatch.setenv(CPUS_ENV, "3")  # what a Ray worker sets for its task
+    assert cpu_slots() == 3
