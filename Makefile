@@ -48,6 +48,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_instruct.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_eval.py
+	$(BIN)/python benchmarks/bench_ray.py
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
