@@ -108,8 +108,19 @@ class RayExecutor:
                 where = f"ray.address {self.cfg.address}" if self.cfg.address else "a local Ray"
                 raise pl.UsageError(f"{where}: {_first_line(exc)} (see docs/ray.md)") from None
             self._started = True
+        self._warn_missing_gpus()
         self._token = _write_token(self.run_dir)
         return self._token
+
+    def _warn_missing_gpus(self) -> None:
+        """GPUs asked for that the cluster does not have now: its tasks would wait (an
+        autoscaler may add them, so this warns rather than refuses)."""
+        have = float(ray.cluster_resources().get("GPU", 0))
+        for stage, want in sorted(self.cfg.gpus.items()):
+            if want > have:
+                log.warning("ray.gpus.%s=%g but the cluster has %g GPUs now: %s waits until "
+                            "GPUs join (set ray.gpus.%s=0 to run it on CPUs)", stage, want,
+                            have, stage, stage)  # fmt: skip
 
     def close(self) -> None:
         if self._started and ray.is_initialized():

@@ -149,3 +149,18 @@ def test_a_stage_keeps_to_its_tasks_cpu_share(monkeypatch: pytest.MonkeyPatch) -
     assert cpu_slots() == (os.cpu_count() or 1)
     monkeypatch.setenv(CPUS_ENV, "3")  # what a Ray worker sets for its task
     assert cpu_slots() == 3
+
+
+def test_a_stale_stage_stops_a_ray_run_before_ray_is_asked(tmp_path: Path) -> None:
+    """The driver's checks (fingerprints here) come before any task or cluster."""
+    ray = pytest.importorskip("ray")
+    rc = pl.load_run_config(
+        TINY, [f"run_dir={tmp_path / 'run'}", 'ingest.exclude=["/*", "!/json/"]']
+    )
+    pl.run_pipeline(rc, stop="filter", quiet=True)
+    changed = pl.replace_section(rc, "filter", max_chars=500)
+    with open_executor("ray", RayConfig(), rc.run_dir) as executor:
+        with pytest.raises(pl.StaleStageError, match="filter"):
+            pl.run_pipeline(changed, stop="filter", quiet=True, executor=executor)
+        assert not ray.is_initialized()
+    assert not (rc.run_dir / ".wavecoder-executor.json").exists()

