@@ -195,8 +195,14 @@ class RayExecutor:
         try:
             return list(ray.get(refs))
         except RayTaskError as exc:
-            cause = getattr(exc, "cause", None)
-            raise (cause if isinstance(cause, Exception) else exc) from None
+            cause = _cause(exc)
+            if isinstance(cause, RayError):
+                raise RemoteStageError(
+                    f"map over {len(items)} items: {_first_line(cause)}"
+                ) from None
+            raise cause from None
+        except RayError as exc:  # a worker lost more often than max_retries allows
+            raise RemoteStageError(f"map over {len(items)} items: {_first_line(exc)}") from None
         except KeyboardInterrupt:
             for ref in refs:
                 ray.cancel(ref, force=True)

@@ -165,3 +165,18 @@ def test_wavecoder_run_executor_ray_through_the_executable(faults: Path, tmp_pat
     status = wavecoder("status", run_dir)
     rows = {line.split()[0]: line for line in status.stdout.splitlines()[2:]}
     assert rows["filter"].split()[1] == "done"
+
+
+def test_wavecoder_run_starts_a_ray_of_its_own_without_an_address(
+    faults: Path, tmp_path: Path
+) -> None:
+    """No address, no RAY_ADDRESS: the run starts a Ray for itself (1 CPU here, so 1 shard by
+    default) and stops it when done."""
+    run_dir = tmp_path / "run"
+    proc = wavecoder(
+        "run", REPO / "configs" / "tiny.yaml", "--executor", "ray", "--to", "ingest",
+        "ray.num_cpus=1", f"run_dir={run_dir}", SMALL[0], "-q", timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert RunStore(run_dir).stage("ingest").layout() == 1
+    assert "Traceback" not in proc.stderr
