@@ -51,6 +51,9 @@ class Config:
         default_factory=lambda: EmbedderConfig(backend="minilm", normalize=True)
     )
     batch_size: int = 2048  # items per n-gram batch and per similarity block
+    # reuse the references' embeddings across runs (`decontaminate_cache`); the vectors are the
+    # same either way, so the setting is outside the fingerprint
+    cache: bool = field(default=True, metadata={"fingerprint": False})
 
     def __post_init__(self) -> None:
         unknown = [lv for lv in self.levels if lv not in LEVELS]
@@ -172,13 +175,15 @@ def build_index(refs: Sequence[Reference], cfg: Config) -> NgramIndex:
 def embed_nearest(items: Sequence[Item], refs: Sequence[Reference], cfg: Config) -> Nearest:
     """Cosine nearest neighbours between the items' code and the reference solutions."""
     from wavecoder.corpus.embedders import load_embedder
+    from wavecoder.instruct.decontaminate_cache import reference_vectors
 
     embedder = load_embedder(cfg.embedder)
     ref_texts = [r.solution for r in refs]
     item_texts = [it.code_text for it in items]
-    if embedder.needs_fit:  # the hashing backend: one projection for both sides
-        embedder.fit(ref_texts + item_texts)
-    ref_vecs = _unit(embedder.encode(ref_texts).vectors)
+    # fits the hashing backend on both sides (one projection), or loads its fit from the cache
+    ref_vecs = _unit(
+        reference_vectors(embedder, cfg.embedder, ref_texts, item_texts, cache=cfg.cache)
+    )
     item_sim = np.full(len(items), -1.0, np.float32)
     item_ref = np.full(len(items), -1, np.int64)
     ref_sim = np.full(len(refs), -1.0, np.float32)
