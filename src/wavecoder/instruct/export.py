@@ -10,7 +10,8 @@ the generator's `Example`s and rejections (`generate`) and the judge's `Verdict`
     data/alpaca.parquet  the Alpaca records as Parquet, with explicit features
     README.md            the dataset card (counts, models, settings, acceptance, licence)
     report/report.md     the funnel with every drop reason, mixes, acceptance by task and
-                         rule, lengths, tokens and cost, and its PNG plots
+                         rule, lengths, tokens and cost, decontamination and the leakage
+                         report (the paper's Figure 3), and its PNG plots
     rejected.jsonl       accepted examples export dropped (exact repeats, missing code)
     stats.json           the funnel's numbers (`funnel.*`, `dropped.<stage>.<reason>`), the
                          mix, tokens and cost (`llm.*`), the files written and `train_file`,
@@ -160,7 +161,12 @@ def run(ctx: Any) -> dict[str, Any]:
     usage = {s: (ctx.inputs[s].read_json("stats") or {}).get("usage") for s in LLM_STAGES}
     if cfg.report:
         write_report(
-            out / "report", funnel=funnel, instances=instances, usage=usage, plots=cfg.plots
+            out / "report",
+            funnel=funnel,
+            instances=instances,
+            usage=usage,
+            plots=cfg.plots,
+            decontaminate=ctx.inputs["decontaminate"].path,
         )
     write_card(out, funnel, instances, cfg, settings(ctx.inputs, cfg), ctx.seed)
     ctx.out.write_json("funnel", {**funnel.to_stats(), **funnel.acceptance(), "usage": usage})
