@@ -159,6 +159,7 @@ def run(ctx: Any) -> dict[str, Any]:
     write_data(out, instances, cfg)
     ctx.out.write_rejected(dropped)
     usage = {s: (ctx.inputs[s].read_json("stats") or {}).get("usage") for s in LLM_STAGES}
+    decon = ctx.inputs["decontaminate"].path  # its report.json and leakage.json, for both
     if cfg.report:
         write_report(
             out / "report",
@@ -166,9 +167,9 @@ def run(ctx: Any) -> dict[str, Any]:
             instances=instances,
             usage=usage,
             plots=cfg.plots,
-            decontaminate=ctx.inputs["decontaminate"].path,
+            decontaminate=decon,
         )
-    write_card(out, funnel, instances, cfg, settings(ctx.inputs, cfg), ctx.seed)
+    write_card(out, funnel, instances, cfg, settings(ctx.inputs, cfg), ctx.seed, decon)
     ctx.out.write_json("funnel", {**funnel.to_stats(), **funnel.acceptance(), "usage": usage})
     result = stats(funnel, instances, cfg, usage)
     if cfg.hub_repo:
@@ -194,11 +195,18 @@ def write_card(
     cfg: Config,
     upstream: dict[str, Any],
     seed: int,
+    decontaminate: Path | None = None,
 ) -> None:
     from wavecoder.instruct import card
+    from wavecoder.instruct.report_leakage import load
 
     info = card.CardInfo(
-        name=cfg.name, license=cfg.license, formats=cfg.formats, settings=upstream, seed=seed
+        name=cfg.name,
+        license=cfg.license,
+        formats=cfg.formats,
+        settings=upstream,
+        seed=seed,
+        decontamination=load(decontaminate),
     )
     with atomic_path(out / "README.md") as tmp:
         tmp.write_text(card.render(funnel, instances, info), encoding="utf-8")

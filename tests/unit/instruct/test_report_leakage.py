@@ -105,6 +105,10 @@ def test_export_report_shows_counts_leakage_model_and_plot(tmp_path: Path) -> No
     png = out / "report" / "leakage.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "](leakage.png)" in text
     assert {r[0]: r[1] for r in md_tables(text, "level")[0][1]}["`exact`"] == "1"
+    card = (out / "README.md").read_text()
+    said = card[card.index("## Benchmark decontamination") : card.index("## Settings")]
+    assert "2 (33.3%) matched" in said and "exact 1, ngram 0, embedding 1" in said
+    assert f"humaneval {mean:.3f} (max" in said and "`hashing`" in said and "0.880" in said
 
 
 def test_export_report_says_what_was_not_measured(tmp_path: Path) -> None:
@@ -112,12 +116,14 @@ def test_export_report_says_what_was_not_measured(tmp_path: Path) -> None:
     out, _ = run_export(built, plots=False, formats=("messages",))
     report = (out / "report" / "report.md").read_text()
     assert "Not measured: decontaminate wrote no report.json" in report
+    assert "Not measured: decontaminate wrote no report.json" in (out / "README.md").read_text()
     built = build(tmp_path / "run2")
     decontaminated(built.store.stage("decontaminate").path, levels=("exact", "ngram"))
     out, _ = run_export(built, plots=False, formats=("messages",))
     report = (out / "report" / "report.md").read_text()
     assert "Not measured: the embedding level is off" in report
     assert "| `exact` | 1 |" in report and not (out / "report" / "leakage.png").exists()
+    assert "Leakage not measured (no embedding level)" in (out / "README.md").read_text()
 
 
 def test_section_lines_for_each_case() -> None:
