@@ -88,8 +88,7 @@ def section(decon: Decontamination, plots: Sequence[str] = ()) -> list[str]:
     report = decon.report
     if report is None:
         return [*lines, _missing(decon), ""]
-    cfg = report.get("config") or {}
-    levels = list(cfg.get("levels") or LEVELS)
+    cfg, levels = _settings(report)
     lines += [_summary(report, cfg, levels), ""]
     lines += table(("level", "instances (strictest level that matched)"), _by_level(report))
     lines += ["", "Instances matched, by benchmark and level (one instance may match several):", ""]
@@ -107,8 +106,7 @@ def card_lines(decon: Decontamination) -> list[str]:
     report = decon.report
     if report is None:
         return [*lines, _missing(decon), ""]
-    cfg = report.get("config") or {}
-    levels = list(cfg.get("levels") or LEVELS)
+    cfg, levels = _settings(report)
     by_level = ", ".join(f"{lv} {n}" for lv, n in (report.get("by_level") or {}).items())
     lines += [f"{_summary(report, cfg, levels)} By the strictest level: {by_level}.", ""]
     leakage = decon.leakage
@@ -126,6 +124,12 @@ def card_lines(decon: Decontamination) -> list[str]:
         "",
     ]
     return lines
+
+
+def _settings(report: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[str]]:
+    """The decontaminate settings the report recorded, and its levels."""
+    cfg = report.get("config") or {}
+    return cfg, list(cfg.get("levels") or LEVELS)
 
 
 def _missing(decon: Decontamination) -> str:
