@@ -47,7 +47,7 @@ PROBE = "def probe(values):\n    return sorted(set(values), key=str)\n"
 PROBE_MIN_COSINE = 0.999  # GPU kernels and fp16 move a vector by far less; new weights by more
 _VECTOR_FIELDS = {
     "hashing": ("dim", "n_features", "fit_sample"),
-    "neural": ("model", "max_seq_length", "normalize", "fp16_on_gpu"),
+    "neural": ("max_seq_length", "normalize", "fp16_on_gpu"),  # the model: `name`
 }
 
 
