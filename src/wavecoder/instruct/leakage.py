@@ -102,7 +102,8 @@ def plot_leakage(report: dict[str, Any], path: Path) -> None:
     names = list(report["benchmarks"])
     cols = min(4, max(1, len(names)))
     rows = max(1, math.ceil(len(names) / cols))
-    fig = Figure(figsize=(3.2 * cols, 2.6 * rows + 0.6), dpi=100)
+    # at least 5 inches wide: the two-line title must fit above a single benchmark's panel
+    fig = Figure(figsize=(max(5.0, 3.2 * cols), 2.6 * rows + 0.8), dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
@@ -121,8 +122,8 @@ def plot_leakage(report: dict[str, Any], path: Path) -> None:
         ax.set_visible(False)
     kept = " kept" if report.get("over") == "kept" else ""
     fig.suptitle(
-        f"nearest-neighbour cosine, benchmark solution -> training data ({report['embedder']}, "
-        f"{report['instances']}{kept} instances)",
+        "nearest-neighbour cosine, benchmark solution -> training data\n"
+        f"({report['embedder']}, {report['instances']}{kept} instances)",
         fontsize=9,
     )
     fig.tight_layout()
