@@ -131,3 +131,11 @@ def test_section_lines_for_each_case() -> None:
     assert any("`decontaminate.leakage_report` is false" in x for x in off)
     only = section(Decontamination(None, {"benchmarks": {}}, None))
     assert only[2].startswith("decontaminate wrote no report.json")
+
+
+def test_section_of_a_flagging_run_reports_every_instance(tmp_path: Path) -> None:
+    decontaminated(tmp_path, action="flag")
+    text = "\n".join(section(load(tmp_path), ["leakage.png"]))
+    assert "2 (33.3%) matched a benchmark solution and were flagged and kept" in text
+    assert "over all 6 instances checked" in text and "Before decontamination" not in text
+    assert "![leakage](leakage.png)" in text
