@@ -23,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from wavecoder.instruct import render
+from wavecoder.instruct.looplogs import Logs
 from wavecoder.instruct.parsing import Case, ParseFailure, parse_case
 from wavecoder.instruct.pools import Pools, pool_case, pools_before
 from wavecoder.instruct.prefilter import Rejection, prefilter
@@ -37,7 +38,7 @@ from wavecoder.instruct.tasks import spec_for
 from wavecoder.instruct.verdict import ParsedVerdict, VerdictFailure, parse_verdict
 from wavecoder.llm.base import LLM, BudgetExceeded, Request, Response
 from wavecoder.records import Code, Example, Rejected, Verdict
-from wavecoder.store import AppendLog, StageDir
+from wavecoder.store import StageDir
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class Side:
     cfg: RoleConfig
     fmt: str  # output format of this role's replies: text | json | json_schema
     llm: LLM
-    out: StageDir
+    out: StageDir | None  # None on a worker of a distributed run (the driver writes)
     k_good: int
     k_bad: int
 
@@ -78,14 +79,15 @@ class Loop:
     def __init__(
         self,
         *,
-        plan: Plan,
+        plan: Plan | None,
         seed: int,
         gen: Side | None,
         judge: Side | None,
-        gen_out: StageDir,
+        gen_out: StageDir | None,
         repair_bugs: str,
         pool_cap: int,
         window: int,
+        logs: Logs | None = None,
     ) -> None:
         self.plan, self.seed, self.gen, self.judge = plan, seed, gen, judge
         self.repair_bugs = repair_bugs
@@ -94,22 +96,20 @@ class Loop:
         self.on_round: Any = None  # called after each round (the stage saves its usage)
         self._round_pools = Pools(())
         self.task_of: dict[str, str] = {}  # code id -> task (for per-task stats)
-        self.examples_log = gen_out.append_log("records", key="code_id")
-        self.gen_rejected = gen_out.append_log("rejected")
-        self.judge_logs: tuple[AppendLog, AppendLog, AppendLog] | None = None
-        if judge is not None:
-            self.judge_logs = (
-                judge.out.append_log("pool"),
-                judge.out.append_log("rejected"),
-                judge.out.append_log("records", key="example_id"),
-            )
+        if logs is None:
+            assert gen_out is not None
+            logs = Logs.open(gen_out, judge.out if judge is not None else None)
+        self.logs = logs
+        self.examples_log, self.gen_rejected = logs.examples, logs.rejected
+        self.judge_logs = logs.judge
 
     def close(self) -> None:
-        for lg in (self.examples_log, self.gen_rejected, *(self.judge_logs or ())):
+        for lg in self.logs.all():
             lg.close()
 
     # -- rounds ------------------------------------------------------------------------------
     async def run(self) -> None:
+        assert self.plan is not None
         for r in range(self.plan.settings.rounds):
             self._round_pools = pools_before(self._pool_path(), r, cap=self.pool_cap)
             pending = self._pending_verdicts(r)
@@ -125,6 +125,13 @@ class Loop:
             codes = _codes(dedup, {ex.code_id for ex in pending.values()})
             units = (unit_of_example(ex, codes[cid]) for cid, ex in pending.items())
             await self._round(r, units, pending)
+
+    async def run_units(
+        self, r: int, pools: Pools, units: Iterable[Unit], pending: dict[str, Example]
+    ) -> None:
+        """One round's units against a given pool snapshot (a worker of a distributed run)."""
+        self._round_pools = pools
+        await self._round(r, (u for u in units if self._note(u)), pending)
 
     def _note(self, unit: Unit) -> bool:
         self.task_of[unit.code.id] = unit.task
@@ -179,7 +186,7 @@ class Loop:
         from wavecoder.store import read_jsonl
 
         path = self.examples_log.path
-        if not path.exists():
+        if path is None or not path.exists():
             return
         for _, obj in read_jsonl(path):
             yield Example.from_dict(obj)

@@ -1,0 +1,163 @@
+"""generate + judge rounds spread over workers (`instruct/distributed.py`) through the map seam:
+the local run's dataset and pools for W = 2 and 3, logs in unit order whatever the worker count,
+usage summed, and resumes after a lost group or a driver killed mid-merge."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.raymap import ray_map, ray_session  # noqa: F401 (a fixture)
+from tests.unit.instruct.conftest import dataset, run, run_config
+from wavecoder.instruct import generate
+from wavecoder.instruct.distributed import local_map
+
+pytestmark = pytest.mark.timeout(180)
+FILES = ("generate/records.jsonl", "generate/rejected.jsonl", "judge/records.jsonl",
+         "judge/rejected.jsonl", "judge/pool.jsonl")  # fmt: skip
+_PAIR = generate.run_pair
+
+
+def _spread(monkeypatch: pytest.MonkeyPatch, map_fn: Any, workers: int) -> None:
+    """Make the pipeline's generate+judge pair run on `workers` workers through `map_fn`."""
+
+    def spread(ctx: Any, judge_ctx: Any) -> Any:
+        return _PAIR(ctx, judge_ctx, map_fn=map_fn, workers=workers)
+
+    monkeypatch.setattr(generate, "run_pair", spread)
+
+
+def _copies(run_dir: Path, tmp_path: Path, *names: str) -> list[Path]:
+    out = []
+    for name in names:
+        shutil.copytree(run_dir, tmp_path / name)
+        out.append(tmp_path / name)
+    return out
+
+
+def _pool(run_dir: Path) -> list[str]:
+    return sorted((run_dir / "judge/pool.jsonl").read_text().splitlines())
+
+
+def _usage(stats: dict[str, Any]) -> tuple[Any, ...]:
+    keys = ("requests", "cache_hits", "prompt_tokens", "completion_tokens")
+    return tuple(stats[s]["usage"][k] for s in ("generate", "judge") for k in keys)
+
+
+def test_workers_give_the_local_runs_dataset_and_pools(  # type: ignore[no-untyped-def]
+    tmp_path: Path, run_dir: Path, teacher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = teacher
+    two, three = _copies(run_dir, tmp_path, "two", "three")
+    nocache = {"cache": False}
+    local = run(run_config(run_dir, server.url, gen_llm=nocache, judge_llm=nocache,
+                           gen={"rounds": 3}))  # fmt: skip
+    runs = {}
+    for workers, where in ((2, two), (3, three)):
+        _spread(monkeypatch, local_map, workers)
+        runs[workers] = run(run_config(where, server.url, gen_llm=nocache, judge_llm=nocache,
+                                       gen={"rounds": 3}))  # fmt: skip
+        assert dataset(where) == dataset(run_dir)
+        assert _pool(where) == _pool(run_dir)
+        assert _usage(runs[workers]) == _usage(local)
+        assert runs[workers]["generate"]["by_task"] == local["generate"]["by_task"]
+    assert local["generate"]["usage"]["requests"] == 12
+    # the driver appends in unit order: the logs are the same bytes for any worker count
+    for name in FILES:
+        assert (two / name).read_bytes() == (three / name).read_bytes(), name
+
+
+def test_a_lost_group_reruns_and_repeats_no_answered_call(  # type: ignore[no-untyped-def]
+    tmp_path: Path, run_dir: Path, teacher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = teacher
+    (clean,) = _copies(run_dir, tmp_path, "clean")
+    run(run_config(clean, server.url, gen_llm={"cache": False}, judge_llm={"cache": False}))
+    server.requests.clear()
+    calls = {"n": 0}
+
+    def dying(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        calls["n"] += 1
+        if calls["n"] == 2:  # round 1: the first group finishes, then a worker dies for good
+            fn(items[0])
+            raise RuntimeError("worker died")
+        return local_map(fn, items)
+
+    _spread(monkeypatch, dying, 2)
+    with pytest.raises(RuntimeError, match="worker died"):
+        run(run_config(run_dir, server.url))
+    first = {json.dumps(r.body, sort_keys=True) for r in server.requests}
+    lines = (run_dir / "generate/records.jsonl").read_text().splitlines()
+    assert {json.loads(x)["round"] for x in lines} == {0}  # nothing of round 1 was merged
+    server.requests.clear()
+    _spread(monkeypatch, local_map, 2)
+    run(run_config(run_dir, server.url))
+    again = {json.dumps(r.body, sort_keys=True) for r in server.requests}
+    assert dataset(run_dir) == dataset(clean)
+    # what the lost run had answered (round 0, the finished group) comes from the cache
+    assert again and not again & first
+
+
+def test_a_driver_killed_mid_merge_logs_no_line_twice(  # type: ignore[no-untyped-def]
+    tmp_path: Path, run_dir: Path, teacher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wavecoder.store import AppendLog
+
+    server, _ = teacher
+    (clean,) = _copies(run_dir, tmp_path, "clean")
+    run(run_config(clean, server.url))
+    _spread(monkeypatch, local_map, 2)
+    append = AppendLog.append
+    seen = {"verdicts": 0}
+
+    def dies_at_the_third_verdict(self: AppendLog, record: Any) -> None:
+        if self.path.name == "records.jsonl" and self.path.parent.name == "judge":
+            seen["verdicts"] += 1
+            if seen["verdicts"] == 3:
+                raise KeyboardInterrupt
+        append(self, record)
+
+    monkeypatch.setattr(AppendLog, "append", dies_at_the_third_verdict)
+    with pytest.raises(KeyboardInterrupt):
+        run(run_config(run_dir, server.url))
+    monkeypatch.setattr(AppendLog, "append", append)
+    server.requests.clear()
+    run(run_config(run_dir, server.url))
+    assert dataset(run_dir) == dataset(clean)
+    assert server.requests == []  # everything replayed from the cache
+    for name in FILES[:4]:
+        lines = (run_dir / name).read_text().splitlines()
+        assert len(lines) == len(set(lines)), name
+
+
+def test_budget_shares_keep_the_cap_across_workers(  # type: ignore[no-untyped-def]
+    run_dir: Path, teacher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = teacher
+    price = {"price_input_per_mtok": 1.0, "price_output_per_mtok": 1.0}
+    _spread(monkeypatch, local_map, 3)  # each worker gets a third of the budget
+    rc = run_config(run_dir, server.url, gen_llm={**price, "budget_usd": 0.01, "concurrency": 1},
+                    gen={"rounds": 1})  # fmt: skip
+    stats = run(rc)["generate"]
+    assert 0 < stats["out"] < 12 and stats["rejected.budget"] == 12 - stats["out"]
+    assert 0 < stats["usage"]["cost_usd"] <= 0.01
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_ray_workers_give_the_local_runs_dataset(  # type: ignore[no-untyped-def]
+    tmp_path: Path, run_dir: Path, teacher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = teacher
+    (spread,) = _copies(run_dir, tmp_path, "ray")
+    run(run_config(run_dir, server.url))
+    # Ray's workers do not see this test's environment: the cache path goes in the config
+    cache = {"cache_path": str(tmp_path / "ray-cache" / "llm.sqlite")}
+    _spread(monkeypatch, ray_map, 2)
+    stats = run(run_config(spread, server.url, gen_llm=cache, judge_llm=cache))
+    assert dataset(spread) == dataset(run_dir) and _pool(spread) == _pool(run_dir)
+    assert stats["generate"]["usage"]["requests"] == 12 == stats["judge"]["usage"]["requests"]
