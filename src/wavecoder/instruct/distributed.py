@@ -36,6 +36,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from wavecoder.instruct.loop import Loop, Side
@@ -84,8 +85,29 @@ class GroupResult:
     budget_hit: tuple[str, ...]
 
 
+def check_cache(cfg: Any) -> None:
+    """A worker's LLM cache must be on a local disk: sqlite's WAL and locks are not safe on a
+    network filesystem shared by several machines."""
+    from wavecoder.llm.base import LLMError
+    from wavecoder.llm.cache import default_cache_path, network_filesystem
+
+    if not cfg.cache:
+        return
+    path = Path(cfg.cache_path) if cfg.cache_path else default_cache_path()
+    kind = network_filesystem(path)
+    if kind is not None:
+        raise LLMError(
+            f"the LLM cache {path} is on a network filesystem ({kind}); sqlite needs a local "
+            "disk: set WAVECODER_CACHE_DIR to a node-local folder in the workers' environment "
+            "(leave llm.cache_path empty), or turn the cache off (llm.cache: false)"
+        )
+
+
 def run_group(group: Group) -> GroupResult:
     """Run one group's units with its own clients; the records come back, nothing is written."""
+    for cfg in (group.gen, group.judge):
+        if cfg is not None:
+            check_cache(cfg.llm)
     with contextlib.ExitStack() as stack:
         sides: dict[str, Side] = {}
         for role, cfg in zip(ROLES, (group.gen, group.judge), strict=True):

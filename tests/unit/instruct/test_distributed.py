@@ -161,3 +161,26 @@ def test_ray_workers_give_the_local_runs_dataset(  # type: ignore[no-untyped-def
     stats = run(run_config(spread, server.url, gen_llm=cache, judge_llm=cache))
     assert dataset(spread) == dataset(run_dir) and _pool(spread) == _pool(run_dir)
     assert stats["generate"]["usage"]["requests"] == 12 == stats["judge"]["usage"]["requests"]
+
+
+def test_a_cache_on_a_network_filesystem_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wavecoder.llm.cache as cache_mod
+    from wavecoder.instruct.distributed import check_cache
+    from wavecoder.llm.base import LLMConfig, LLMError
+    from wavecoder.llm.cache import network_filesystem
+
+    mounts = "\n".join([
+        "/dev/sda1 / ext4 rw 0 0", "server:/export /mnt/shared nfs4 rw 0 0",
+        "/dev/sdb1 /mnt/shared/local\\040disk xfs rw 0 0", "fs /lus lustre rw 0 0",
+    ])  # fmt: skip
+    assert network_filesystem(Path("/mnt/shared/run/llm.sqlite"), mounts) == "nfs4"
+    assert network_filesystem(Path("/mnt/shared/local disk/llm.sqlite"), mounts) is None
+    assert network_filesystem(Path("/mnt/sharedx/llm.sqlite"), mounts) is None
+    assert network_filesystem(Path("/lus/a"), mounts) == "lustre"
+    check_cache(LLMConfig(cache_path=str(tmp_path / "llm.sqlite")))  # a local disk: fine
+    monkeypatch.setattr(cache_mod, "network_filesystem", lambda p: network_filesystem(p, mounts))
+    with pytest.raises(LLMError, match=r"/mnt/shared/llm.sqlite is on a network filesystem"):
+        check_cache(LLMConfig(cache_path="/mnt/shared/llm.sqlite"))
+    check_cache(LLMConfig(cache_path="/mnt/shared/llm.sqlite", cache=False))  # no cache: fine
