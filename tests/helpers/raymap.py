@@ -8,25 +8,51 @@ skipped where Ray is not installed. Test double only; never part of the package.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 
+def _apply(fn: Callable[[Any], Any], item: Any) -> Any:
+    return fn(item)
+
+
 def ray_map(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
     import ray
 
-    task = ray.remote(max_retries=2)(fn)
-    return list(ray.get([task.remote(x) for x in items]))
+    task = ray.remote(max_retries=2)(_apply)
+    fn_ref = ray.put(fn)
+    return list(ray.get([task.remote(fn_ref, x) for x in items]))
+
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
     ray = pytest.importorskip("ray")
+    # the workers import this module (die_after_first_attempt) and the package from the tree
+    env = {"PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)  # fmt: skip
+             configure_logging=False, runtime_env={"env_vars": env})  # fmt: skip
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def die_after_first_attempt(fn: Callable[[Any], Any], marks: str, item: Any) -> Any:
+    """`fn(item)`, but the first attempt's worker process exits before handing the result
+    back (a worker killed mid-item, after its work was done): Ray must run it again."""
+    import hashlib
+    import pickle
+
+    mark = Path(marks) / hashlib.sha256(pickle.dumps(item)).hexdigest()
+    result = fn(item)
+    if not mark.exists():
+        mark.touch()
+        os._exit(1)
+    return result

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.raymap import ray_map, ray_session  # noqa: F401 (a fixture)
+from tests.helpers.raymap import die_after_first_attempt, ray_map, ray_session  # noqa: F401
 from tests.unit.instruct.conftest import dataset, run, run_config
-from wavecoder.instruct import generate
+from wavecoder.instruct import generate, judge
 from wavecoder.instruct.distributed import local_map
 
 pytestmark = pytest.mark.timeout(180)
@@ -184,3 +184,72 @@ def test_a_cache_on_a_network_filesystem_is_refused_by_name(
     with pytest.raises(LLMError, match=r"/mnt/shared/llm.sqlite is on a network filesystem"):
         check_cache(LLMConfig(cache_path="/mnt/shared/llm.sqlite"))
     check_cache(LLMConfig(cache_path="/mnt/shared/llm.sqlite", cache=False))  # no cache: fine
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_a_ray_worker_killed_mid_group_is_retried_from_the_cache(  # type: ignore[no-untyped-def]
+    tmp_path: Path, run_dir: Path, teacher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functools import partial
+
+    server, _ = teacher
+    (spread,) = _copies(run_dir, tmp_path, "ray")
+    run(run_config(run_dir, server.url))
+    server.requests.clear()
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def killing_map(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        return ray_map(partial(die_after_first_attempt, fn, str(marks)), items)
+
+    cache = {"cache_path": str(tmp_path / "ray-cache" / "llm.sqlite")}
+    _spread(monkeypatch, killing_map, 2)
+    run(run_config(spread, server.url, gen_llm=cache, judge_llm=cache))
+    assert len(list(marks.iterdir())) == 4  # 2 rounds x 2 groups, each killed once
+    bodies = [json.dumps(r.body, sort_keys=True) for r in server.requests]
+    assert len(bodies) == len(set(bodies)) == 24  # the retries asked nothing again
+    assert dataset(spread) == dataset(run_dir) and _pool(spread) == _pool(run_dir)
+
+
+def test_the_judge_alone_over_workers(  # type: ignore[no-untyped-def]
+    tmp_path: Path, run_dir: Path, teacher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = teacher
+    (spread,) = _copies(run_dir, tmp_path, "spread")
+    judge_run = judge.run
+
+    def spread_judge(ctx: Any) -> Any:
+        return judge_run(ctx, map_fn=local_map, workers=2)
+
+    for where in (run_dir, spread):
+        run(run_config(where, server.url, gen={"rounds": 1}, stop_after="generate"))
+        if where == spread:
+            monkeypatch.setattr(judge, "run", spread_judge)
+        stats = run(run_config(where, server.url, gen={"rounds": 1}))
+        assert stats["generate"] is None and stats["judge"]["in"] == 12
+    assert dataset(spread) == dataset(run_dir) and _pool(spread) == _pool(run_dir)
+
+
+def test_reasks_and_rejections_add_up_over_workers(  # type: ignore[no-untyped-def]
+    run_dir: Path, teacher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers.openai_server import Reply
+
+    server, _ = teacher
+
+    def about(kind: str, code: str):  # type: ignore[no-untyped-def]
+        return lambda b: kind in b["messages"][1]["content"] and code in b["messages"][1]["content"]
+
+    server.script(Reply.text("no case"), Reply.text("still none"),
+                  when=about("You are asked", "def total("))  # fmt: skip
+    server.script(Reply.text("looks wrong"), when=about("You are asked", "def first("))
+    server.script(
+        Reply.text("fine"), Reply.text("yes"), when=about("You are checking", "func Sum(")
+    )
+    _spread(monkeypatch, local_map, 3)
+    stats = run(run_config(run_dir, server.url))
+    assert server.pending() == 0
+    assert stats["generate"]["rejected.parse_error"] == 1 and stats["generate"]["reasks"] == 2
+    assert stats["judge"]["rejected.judge.unparseable"] == 1 and stats["judge"]["reasks"] == 1
+    assert stats["generate"]["usage"]["requests"] == 12 + 2 and stats["generate"]["in"] == 12
+    assert stats["judge"]["usage"]["requests"] == 11 + 1
