@@ -6,7 +6,8 @@ resume logic and the run directory's logs on the driver, and hands each round's 
 
 - the units that still need work (not logged yet, or generated but not judged) are dealt in
   unit order into `workers` groups, unit i to group i mod W;
-- `map_fn(run_group, groups)` runs each group on a worker: its own LLM clients built from the
+- `map_fn(run_group, groups)`, called on the driver's thread (`drive`, no event loop, so Ctrl-C
+  reaches the map), runs each group on a worker: its own LLM clients built from the
   same config (the endpoint list spreads them over the servers), the round-start pool snapshot,
   the local loop on its units, writing into memory (`looplogs.MemoryLog`), not the run directory;
 - when every group is in, the driver appends their lines in unit order (so the logs do not
@@ -34,12 +35,12 @@ import dataclasses
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wavecoder.instruct.loop import Loop, Side
+from wavecoder.instruct.loop import Loop, Round, Side
 from wavecoder.instruct.looplogs import MemoryLog, memory_logs
 from wavecoder.instruct.pools import Pools
 from wavecoder.instruct.task import Unit
@@ -184,15 +185,21 @@ class DistributedLoop(Loop):
             return cid in pending and self.cfgs["judge"] is not None
         return self.cfgs["generator"] is not None
 
+    def drive(self, rounds: Iterable[Round]) -> None:
+        """Run `rounds` (`self.rounds()` or `self.judge_rounds(dedup)`), one after another.
+        In this thread, not on an event loop: the map blocks, a local one runs each group's
+        own loop here, and Ctrl-C reaches the map (Ray's cancels its tasks)."""
+        for r, units, pending in rounds:
+            work = [u for u in units if self._todo(u, pending)]
+            groups = self._groups(r, work, pending)
+            results = self.map_fn(run_group, groups) if groups else []
+            self._merge(work, pending, results)
+            if self.on_round is not None:
+                self.on_round()
+            log.info("round %d: %d units run by %d workers", r, len(work), len(groups))
+
     async def _round(self, r: int, units: Iterator[Unit], pending: dict[str, Example]) -> None:
-        work = [u for u in units if self._todo(u, pending)]
-        groups = self._groups(r, work, pending)
-        # off the event loop: a local map runs each group's own event loop in this process
-        results = await asyncio.to_thread(self.map_fn, run_group, groups) if groups else []
-        self._merge(work, pending, results)
-        if self.on_round is not None:
-            self.on_round()
-        log.info("round %d: %d units run by %d workers", r, len(work), len(groups))
+        raise TypeError("a DistributedLoop runs its rounds with drive(), not on an event loop")
 
     def _groups(self, r: int, work: list[Unit], pending: dict[str, Example]) -> list[Group]:
         dealt = [work[g :: self.workers] for g in range(self.workers)]

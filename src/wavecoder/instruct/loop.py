@@ -41,6 +41,8 @@ from wavecoder.records import Code, Example, Rejected, Verdict
 from wavecoder.store import StageDir
 
 log = logging.getLogger(__name__)
+#: (round, its units, code id -> example generated earlier and not judged yet)
+Round = tuple[int, Iterator[Unit], dict[str, Example]]
 
 REASK = (
     "Your reply could not be used: {error}. Write it again: exactly one, in the format asked "
@@ -109,22 +111,30 @@ class Loop:
 
     # -- rounds ------------------------------------------------------------------------------
     async def run(self) -> None:
-        assert self.plan is not None
-        for r in range(self.plan.settings.rounds):
-            self._round_pools = pools_before(self._pool_path(), r, cap=self.pool_cap)
-            pending = self._pending_verdicts(r)
-            units = (u for u in self.plan.units(r) if self._note(u))
+        for r, units, pending in self.rounds():
             await self._round(r, units, pending)
 
     async def run_judge_only(self, dedup: StageDir) -> None:
         """Judge every logged example that has no verdict yet (the judge stage on its own)."""
-        rounds = sorted({ex.round for ex in self.examples_log_records()})
-        for r in rounds:
+        for r, units, pending in self.judge_rounds(dedup):
+            await self._round(r, units, pending)
+
+    def rounds(self) -> Iterator[Round]:
+        """Each round's units and the verdicts it owes; its pools are read when it is reached,
+        so after the previous round is written."""
+        assert self.plan is not None
+        for r in range(self.plan.settings.rounds):
+            self._round_pools = pools_before(self._pool_path(), r, cap=self.pool_cap)
+            pending = self._pending_verdicts(r)
+            yield r, (u for u in self.plan.units(r) if self._note(u)), pending
+
+    def judge_rounds(self, dedup: StageDir) -> Iterator[Round]:
+        """The rounds of the logged examples that have no verdict yet."""
+        for r in sorted({ex.round for ex in self.examples_log_records()}):
             self._round_pools = pools_before(self._pool_path(), r, cap=self.pool_cap)
             pending = self._pending_verdicts(r)
             codes = _codes(dedup, {ex.code_id for ex in pending.values()})
-            units = (unit_of_example(ex, codes[cid]) for cid, ex in pending.items())
-            await self._round(r, units, pending)
+            yield r, (unit_of_example(ex, codes[cid]) for cid, ex in pending.items()), pending
 
     async def run_units(
         self, r: int, pools: Pools, units: Iterable[Unit], pending: dict[str, Example]

@@ -15,6 +15,7 @@ import contextlib
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from wavecoder.instruct.distributed import DistributedLoop
 from wavecoder.instruct.loop import Loop, Side
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ def run_loop(
     with contextlib.ExitStack() as stack:
         if map_fn is not None:
             loop: Loop = _distributed(map_fn, workers, gcfg, judge_ctx, common)
-            tallies = loop.tallies  # type: ignore[attr-defined]
+            assert isinstance(loop, DistributedLoop)
+            tallies = loop.tallies
             books = [Usage(tallies["generator"], gcfg.llm, gen_ctx.out, "generator")]
             if judge_ctx is not None:
                 books.append(Usage(tallies["judge"], judge_ctx.cfg.llm, judge_ctx.out, "judge"))
@@ -74,7 +76,10 @@ def run_loop(
             if judge_ctx is not None:
                 books.append(Usage(jllm, judge_ctx.cfg.llm, judge_ctx.out, "judge"))
         try:
-            _drive(loop, loop.run(), books)
+            if isinstance(loop, DistributedLoop):
+                _drive_rounds(loop, loop.rounds(), books)
+            else:
+                _drive(loop, loop.run(), books)
         finally:
             loop.close()
         gen_stats = generate_stats(gen_ctx.out, loop, books[0].total())
@@ -87,7 +92,6 @@ def run_loop(
 def _distributed(
     map_fn: MapFn, workers: int, gcfg: Any, judge_ctx: Any | None, common: dict[str, Any]
 ) -> Loop:
-    from wavecoder.instruct.distributed import DistributedLoop
     from wavecoder.instruct.looplogs import Logs
 
     logs = Logs.open(common["gen_out"], judge_ctx.out if judge_ctx is not None else None)
@@ -102,20 +106,23 @@ def run_judge_only(ctx: Any, *, map_fn: MapFn | None = None, workers: int = 1) -
                   repair_bugs=_repair_bugs(ctx), pool_cap=cfg.pool_max)  # fmt: skip
     with contextlib.ExitStack() as stack:
         if map_fn is not None:
-            from wavecoder.instruct.distributed import DistributedLoop
             from wavecoder.instruct.looplogs import Logs
 
             logs = Logs.open(ctx.inputs["generate"], ctx.out)
-            loop: Loop = DistributedLoop(map_fn=map_fn, workers=workers, gen_cfg=None,
-                                         judge_cfg=cfg, window=1, logs=logs, **common)  # fmt: skip
-            book = Usage(loop.tallies["judge"], cfg.llm, ctx.out, "judge")  # type: ignore[attr-defined]
+            spread = DistributedLoop(map_fn=map_fn, workers=workers, gen_cfg=None,
+                                     judge_cfg=cfg, window=1, logs=logs, **common)  # fmt: skip
+            book = Usage(spread.tallies["judge"], cfg.llm, ctx.out, "judge")
+            loop: Loop = spread
         else:
             jllm = stack.enter_context(build_llm(cfg.llm, role="judge"))
             loop = Loop(**common, gen=None, judge=_side(cfg, jllm, ctx.out),  # type: ignore[arg-type]
                         window=2 * cfg.llm.concurrency)  # fmt: skip
             book = Usage(jllm, cfg.llm, ctx.out, "judge")
         try:
-            _drive(loop, loop.run_judge_only(ctx.inputs["dedup"]), [book])
+            if isinstance(loop, DistributedLoop):
+                _drive_rounds(loop, loop.judge_rounds(ctx.inputs["dedup"]), [book])
+            else:
+                _drive(loop, loop.run_judge_only(ctx.inputs["dedup"]), [book])
         finally:
             loop.close()
         return judge_stats_of(ctx.out, ctx.inputs["generate"], loop, book.total())
@@ -124,6 +131,20 @@ def run_judge_only(ctx: Any, *, map_fn: MapFn | None = None, workers: int = 1) -
 def _repair_bugs(ctx: Any) -> str:
     fp = ctx.inputs["generate"].read_json("fingerprint", sharded=False) or {}
     return str(fp.get("config", {}).get("generate", {}).get("repair_bugs", "inject"))
+
+
+def _drive_rounds(loop: DistributedLoop, rounds: Any, books: list[Usage]) -> None:
+    """Run a distributed loop's rounds; usage is saved after each round and at the end."""
+
+    def save() -> None:
+        for book in books:
+            book.save()
+
+    loop.on_round = save
+    try:
+        loop.drive(rounds)
+    finally:
+        save()
 
 
 def _drive(loop: Loop, coro: Any, books: list[Usage]) -> None:

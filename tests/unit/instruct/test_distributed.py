@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,8 @@ def test_a_lost_group_reruns_and_repeats_no_answered_call(  # type: ignore[no-un
     calls = {"n": 0}
 
     def dying(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        # called on the driver's own thread, so Ctrl-C reaches the map (Ray's cancels tasks)
+        assert threading.current_thread() is threading.main_thread()
         calls["n"] += 1
         if calls["n"] == 2:  # round 1: the first group finishes, then a worker dies for good
             fn(items[0])
