@@ -200,20 +200,19 @@ def test_a_ray_worker_killed_mid_group_is_retried_from_the_cache(  # type: ignor
     assert dataset(spread) == dataset(run_dir) and _pool(spread) == _pool(run_dir)
 
 
-def test_the_judge_alone_over_workers(  # type: ignore[no-untyped-def]
+def test_generate_alone_then_judge_alone_over_workers(  # type: ignore[no-untyped-def]
     tmp_path: Path, run_dir: Path, teacher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server, _ = teacher
     (spread,) = _copies(run_dir, tmp_path, "spread")
-    judge_run = judge.run
-
-    def spread_judge(ctx: Any) -> Any:
-        return judge_run(ctx, map_fn=local_map, workers=2)
-
+    judge_run, gen_run = judge.run, generate.run
     for where in (run_dir, spread):
-        run(run_config(where, server.url, gen={"rounds": 1}, stop_after="generate"))
         if where == spread:
-            monkeypatch.setattr(judge, "run", spread_judge)
+            monkeypatch.setattr(judge, "run", lambda c: judge_run(c, map_fn=local_map, workers=2))
+            monkeypatch.setattr(generate, "run", lambda c: gen_run(c, map_fn=local_map, workers=3))
+            monkeypatch.setenv("WAVECODER_CACHE_DIR", str(tmp_path / "cache-spread"))
+        gen = run(run_config(where, server.url, gen={"rounds": 1}, stop_after="generate"))
+        assert gen["generate"]["out"] == 12 and gen["generate"]["usage"]["requests"] == 12
         stats = run(run_config(where, server.url, gen={"rounds": 1}))
         assert stats["generate"] is None and stats["judge"]["in"] == 12
     assert dataset(spread) == dataset(run_dir) and _pool(spread) == _pool(run_dir)
