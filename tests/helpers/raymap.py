@@ -53,15 +53,13 @@ def ray_session() -> Iterator[None]:
         ray.shutdown()
 
 
-def die_after_first_attempt(fn: Callable[[Any], Any], marks: str, item: Any) -> Any:
-    """`fn(item)`, but the first attempt's worker process exits before handing the result
-    back (a worker killed mid-item, after its work was done): Ray must run it again."""
-    import hashlib
-    import pickle
-
-    mark = Path(marks) / hashlib.sha256(pickle.dumps(item)).hexdigest()
+def die_after_first_attempt(fn: Callable[[Any], Any], mark: str, item: Any) -> Any:
+    """`fn(item)`; but the first call to finish anywhere (the one that creates `mark`) exits its
+    worker process before handing the result back (a worker killed mid-item, its work done), so
+    Ray must run that item again."""
     result = fn(item)
-    if not mark.exists():
-        mark.touch()
-        os._exit(1)
-    return result
+    try:
+        os.close(os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return result
+    os._exit(1)
