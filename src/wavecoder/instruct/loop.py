@@ -30,7 +30,7 @@ from typing import Any
 from wavecoder.instruct import render
 from wavecoder.instruct.looplogs import Logs
 from wavecoder.instruct.parsing import Case, ParseFailure, parse_case
-from wavecoder.instruct.pools import Pools, pool_case, pools_before
+from wavecoder.instruct.pools import Draws, Pools, pool_case, pools_before
 from wavecoder.instruct.prefilter import Rejection, prefilter
 from wavecoder.instruct.roles import Plan, RoleConfig, request, unit_of_example
 from wavecoder.instruct.task import Unit
@@ -96,7 +96,7 @@ class Loop:
         self.pool_cap, self.window = pool_cap, window
         self.counters = Counters()
         self.on_round: Any = None  # called after each round (the stage saves its usage)
-        self._round_pools = Pools(())
+        self._round_pools: Pools | Draws = Pools(())
         self.task_of: dict[str, str] = {}  # code id -> task (for per-task stats)
         if logs is None:
             assert gen_out is not None
@@ -137,7 +137,7 @@ class Loop:
             yield r, (unit_of_example(ex, codes[cid]) for cid, ex in pending.items()), pending
 
     async def run_units(
-        self, r: int, pools: Pools, units: Iterable[Unit], pending: dict[str, Example]
+        self, r: int, pools: Pools | Draws, units: Iterable[Unit], pending: dict[str, Example]
     ) -> None:
         """One round's units against a given pool snapshot (a worker of a distributed run)."""
         self._round_pools = pools

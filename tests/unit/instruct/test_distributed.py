@@ -57,13 +57,17 @@ def test_workers_give_the_local_runs_dataset_and_pools(  # type: ignore[no-untyp
     server, _ = teacher
     two, three = _copies(run_dir, tmp_path, "two", "three")
     nocache = {"cache": False}
-    local = run(run_config(run_dir, server.url, gen_llm=nocache, judge_llm=nocache,
-                           gen={"rounds": 3}))  # fmt: skip
+    shots = {"rounds": 3, "few_shot_good": 2, "few_shot_bad": 2}  # the draws matter
+    local = run(run_config(run_dir, server.url, gen_llm=nocache, judge_llm=nocache, gen=shots,
+                           judge={"few_shot_good": 1}))  # fmt: skip
+    sent = sorted(json.dumps(r.body, sort_keys=True) for r in server.requests)
     runs = {}
     for workers, where in ((2, two), (3, three)):
+        server.requests.clear()
         _spread(monkeypatch, local_map, workers)
         runs[workers] = run(run_config(where, server.url, gen_llm=nocache, judge_llm=nocache,
-                                       gen={"rounds": 3}))  # fmt: skip
+                                       gen=shots, judge={"few_shot_good": 1}))  # fmt: skip
+        assert sorted(json.dumps(r.body, sort_keys=True) for r in server.requests) == sent
         assert dataset(where) == dataset(run_dir)
         assert _pool(where) == _pool(run_dir)
         assert _usage(runs[workers]) == _usage(local)
