@@ -8,8 +8,9 @@ repeated line). Work goes in rounds: round r samples from `pools_before(r)`, the
 cases of rounds < r, so what a prompt holds never depends on the order replies arrive in.
 Each draw is keyed by (seed, code id, task, round, role), so a rerun draws the same cases.
 A pool keeps its `cap` most recent cases (by round, then id): memory stays flat however large
-the run, and later rounds learn from recent mistakes. Not here: rendering cases into prompts
-(`render.py`).
+the run, and later rounds learn from recent mistakes. `Draws` holds the draws of known keys,
+made beforehand (what a worker of a distributed run gets instead of the pools). Not here:
+rendering cases into prompts (`render.py`).
 """
 
 from __future__ import annotations
