@@ -149,8 +149,10 @@ def run_group(group: Group) -> GroupResult:
 class Tally:
     """One role's usage summed over the workers' clients; reads like a client to `stage.Usage`."""
 
-    def __init__(self, role: str, model: str) -> None:
-        self.role, self.identity = role, model
+    def __init__(self, role: str, cfg: Any) -> None:
+        # a server model's identity until a worker reports the one its client saw
+        rev = cfg.model_revision
+        self.role, self.identity = role, f"{cfg.model}@{rev}" if rev else cfg.model
         self.sums: dict[str, float] = defaultdict(float)
 
     def add(self, stats: dict[str, Any], identity: str) -> None:
@@ -177,7 +179,7 @@ class DistributedLoop(Loop):
         super().__init__(gen=None, judge=None, **kw)
         self.map_fn, self.workers = map_fn, workers
         self.cfgs = dict(zip(ROLES, (gen_cfg, judge_cfg), strict=True))
-        self.tallies = {role: Tally(role, cfg.llm.model) for role, cfg in self.cfgs.items()
+        self.tallies = {role: Tally(role, cfg.llm) for role, cfg in self.cfgs.items()
                         if cfg is not None}  # fmt: skip
 
     def _todo(self, unit: Unit, pending: dict[str, Example]) -> bool:
