@@ -10,7 +10,8 @@ the generator's `Example`s and rejections (`generate`) and the judge's `Verdict`
     data/alpaca.parquet  the Alpaca records as Parquet, with explicit features
     README.md            the dataset card (counts, models, settings, acceptance, licence)
     report/report.md     the funnel with every drop reason, mixes, acceptance by task and
-                         rule, lengths, tokens and cost, and its PNG plots
+                         rule, lengths, tokens and cost, decontamination and the leakage
+                         report (the paper's Figure 3), and its PNG plots
     rejected.jsonl       accepted examples export dropped (exact repeats, missing code)
     stats.json           the funnel's numbers (`funnel.*`, `dropped.<stage>.<reason>`), the
                          mix, tokens and cost (`llm.*`), the files written and `train_file`,
@@ -158,11 +159,17 @@ def run(ctx: Any) -> dict[str, Any]:
     write_data(out, instances, cfg)
     ctx.out.write_rejected(dropped)
     usage = {s: (ctx.inputs[s].read_json("stats") or {}).get("usage") for s in LLM_STAGES}
+    decon = ctx.inputs["decontaminate"].path  # its report.json and leakage.json, for both
     if cfg.report:
         write_report(
-            out / "report", funnel=funnel, instances=instances, usage=usage, plots=cfg.plots
+            out / "report",
+            funnel=funnel,
+            instances=instances,
+            usage=usage,
+            plots=cfg.plots,
+            decontaminate=decon,
         )
-    write_card(out, funnel, instances, cfg, settings(ctx.inputs, cfg), ctx.seed)
+    write_card(out, funnel, instances, cfg, settings(ctx.inputs, cfg), ctx.seed, decon)
     ctx.out.write_json("funnel", {**funnel.to_stats(), **funnel.acceptance(), "usage": usage})
     result = stats(funnel, instances, cfg, usage)
     if cfg.hub_repo:
@@ -188,11 +195,18 @@ def write_card(
     cfg: Config,
     upstream: dict[str, Any],
     seed: int,
+    decontaminate: Path | None = None,
 ) -> None:
     from wavecoder.instruct import card
+    from wavecoder.instruct.report_leakage import load
 
     info = card.CardInfo(
-        name=cfg.name, license=cfg.license, formats=cfg.formats, settings=upstream, seed=seed
+        name=cfg.name,
+        license=cfg.license,
+        formats=cfg.formats,
+        settings=upstream,
+        seed=seed,
+        decontamination=load(decontaminate),
     )
     with atomic_path(out / "README.md") as tmp:
         tmp.write_text(card.render(funnel, instances, info), encoding="utf-8")
