@@ -11,8 +11,10 @@ An executor offers two things to the runner and to stages:
         top-level function. Under Ray each item is a Ray task (retried like a shard), so the work
         units of one round (LLM requests, programs to score) spread over the cluster.
 
-`current()` is the executor of the run in progress (the local one outside `wavecoder run`):
-stages that hand work units out call `current().map(fn, items)` and never know which it is.
+`current()` is the executor of the run in progress (the local one outside a run). A stage that
+hands out work units takes `map_fn` and `workers` keywords in its `run` (or `run_pair`); the
+runner passes the current executor's `map` and `workers()` when that is not the local one
+(`spread_kwargs`), so without an executor the stage runs in its process as before.
 
 The run config chooses with two top-level keys, `executor: local|ray` and a `ray:` section
 (`RayConfig`); `wavecoder run --executor ray --address ...` overrides them. Neither is part of any
@@ -23,6 +25,7 @@ not import ray (`wavecoder.ray_executor` does, when a Ray executor is opened).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -100,6 +103,8 @@ class Executor(Protocol):
 
     def map(self, fn: Callable[[T], U], items: Sequence[T]) -> list[U]: ...
 
+    def workers(self) -> int: ...
+
     def close(self) -> None: ...
 
 
@@ -129,6 +134,9 @@ class LocalExecutor:
     def map(self, fn: Callable[[T], U], items: Sequence[T]) -> list[U]:
         return list(map(fn, items))
 
+    def workers(self) -> int:
+        return 1
+
     def close(self) -> None:
         pass
 
@@ -154,6 +162,25 @@ def current() -> Executor:
 
 
 @contextlib.contextmanager
+def using(executor: Executor) -> Iterator[Executor]:
+    """Make `executor` the current one while the block runs."""
+    _current.append(executor)
+    try:
+        yield executor
+    finally:
+        _current.pop()
+
+
+def spread_kwargs(fn: Callable[..., Any]) -> dict[str, Any]:
+    """`map_fn=` and `workers=` for a stage function that takes them, when the current
+    executor spreads work (`{}` for the local one or a function without them)."""
+    executor = current()
+    if executor.name == "local" or "map_fn" not in inspect.signature(fn).parameters:
+        return {}
+    return {"map_fn": executor.map, "workers": executor.workers()}
+
+
+@contextlib.contextmanager
 def open_executor(kind: str, ray_cfg: RayConfig, run_dir: Path) -> Iterator[Executor]:
     """The executor `kind` for a run into `run_dir`, current while the block runs, closed after
     (a Ray instance it started is shut down; one it joined is left running)."""
@@ -170,9 +197,8 @@ def open_executor(kind: str, ray_cfg: RayConfig, run_dir: Path) -> Iterator[Exec
         executor = RayExecutor(ray_cfg, run_dir)
     else:
         executor = LocalExecutor()
-    _current.append(executor)
     try:
-        yield executor
+        with using(executor):
+            yield executor
     finally:
-        _current.pop()
         executor.close()

@@ -49,7 +49,14 @@ from types import ModuleType
 from typing import Any
 
 from wavecoder import config as cfgmod
-from wavecoder.executors import Executor, LocalExecutor, RayConfig, build_config
+from wavecoder.executors import (
+    Executor,
+    LocalExecutor,
+    RayConfig,
+    build_config,
+    spread_kwargs,
+    using,
+)
 from wavecoder.records import stable_hash
 from wavecoder.store import RunStore, Shard, StageDir
 
@@ -417,7 +424,7 @@ def _execute(module: ModuleType, ctx: StageContext, fp: dict[str, Any]) -> Stats
     where = f"{ctx.name} shard {ctx.out.shard}" if ctx.out.shard else ctx.name
     log.info("%s: running", where)
     start = time.monotonic()
-    stats = dict(module.run(ctx) or {})
+    stats = dict(module.run(ctx, **spread_kwargs(module.run)) or {})
     return _finish(ctx, fp, stats, start)
 
 
@@ -562,7 +569,7 @@ def run_paired(
     ]  # fmt: skip
     log.info("%s + %s: running", first.name, second.name)
     start = time.monotonic()
-    stats1, stats2 = m1.run_pair(*ctxs)
+    stats1, stats2 = m1.run_pair(*ctxs, **spread_kwargs(m1.run_pair))
     return {
         first.name: _finish(ctxs[0], fp1, dict(stats1), start),
         second.name: _finish(ctxs[1], fp2, dict(stats2), start),
@@ -656,6 +663,19 @@ def run_pipeline(
     check_plan(todo, rc, store, forced)
     rc.run_dir.mkdir(parents=True, exist_ok=True)
     _save_config(rc)
+    with using(executor):  # stages that spread work units find it as executors.current()
+        results = _run_todo(todo, rc, store, forced, quiet=quiet, executor=executor)
+    if shard and later:
+        log.warning("%s needs every shard's records: run it without --shard once all %d "
+                    "shards are done", later[0].name, shard.count)  # fmt: skip
+    return results
+
+
+def _run_todo(
+    todo: Sequence[StageSpec], rc: RunConfig, store: RunStore, forced: set[str], *,
+    quiet: bool, executor: Executor,
+) -> dict[str, Stats | None]:  # fmt: skip
+    """The checked plan's stages in order, each through `executor` (pairs run together)."""
     results: dict[str, Stats | None] = {}
     for i, spec in enumerate(todo):
         if spec.name in results:
@@ -684,9 +704,6 @@ def run_pipeline(
             quiet=quiet,
             extra=paired_sections(module, rc.sections),
         )
-    if shard and later:
-        log.warning("%s needs every shard's records: run it without --shard once all %d "
-                    "shards are done", later[0].name, shard.count)  # fmt: skip
     return results
 
 

@@ -183,6 +183,11 @@ class RayExecutor:
         ran = [s for s in stats if s is not None]
         return pl.sum_stats(ran) if ran else None
 
+    def workers(self) -> int:
+        """How many items of a `map` run at once: the cluster's CPU slots (or `ray.shards`)."""
+        self._connect()
+        return self.shard_count()
+
     def map(self, fn: Callable[[T], U], items: Sequence[T]) -> list[U]:
         """`list(map(fn, items))` as Ray tasks, results in order; a failed item raises its own
         error (after Ray's retries of lost workers and transient errors)."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,3 +166,51 @@ def test_a_stale_stage_stops_a_ray_run_before_ray_is_asked(tmp_path: Path) -> No
             pl.run_pipeline(changed, stop="filter", quiet=True, executor=executor)
         assert not ray.is_initialized()
     assert not (rc.run_dir / ".wavecoder-executor.json").exists()
+
+
+class spreading:  # a stage module that hands out work units (the shape of generate, eval)
+    VERSION = 1
+    INPUTS: tuple[str, ...] = ()
+    SHARDABLE = False
+
+    @dataclass(frozen=True)
+    class Config:
+        n: int = 4
+
+    @staticmethod
+    def run(ctx: Any, *, map_fn: Any = None, workers: int = 1) -> dict[str, Any]:
+        items = list(range(ctx.cfg.n))
+        squares = (map_fn or (lambda f, xs: list(map(f, xs))))(_square, items)
+        return {"in": len(items), "out": sum(squares), "spread": map_fn is not None,
+                "workers": workers}  # fmt: skip
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_the_runner_hands_a_spreading_executors_map_to_stages_that_take_it(
+    tmp_path: Path,
+) -> None:
+    class Spreading(LocalExecutor):
+        name = "spread"
+
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+
+        def map(self, fn: Any, items: Any) -> list[Any]:
+            self.calls.append(len(items))
+            return [fn(x) for x in items]
+
+        def workers(self) -> int:
+            return 7
+
+    stages = (pl.StageSpec("spreading", f"{__name__}:spreading", "toy"),)
+    rc = pl.build_run_config({"run_dir": str(tmp_path / "run")}, stages)
+    local = pl.run_pipeline(rc, stages=stages, quiet=True)["spreading"]
+    assert local == {"in": 4, "out": 14, "spread": False, "workers": 1}
+    spread = Spreading()
+    stats = pl.run_pipeline(rc, stages=stages, quiet=True, force=["spreading"], executor=spread)
+    assert stats["spreading"] == {"in": 4, "out": 14, "spread": True, "workers": 7}
+    assert spread.calls == [4]
+    assert current().name == "local"  # only while the run lasts
