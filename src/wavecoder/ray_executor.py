@@ -9,7 +9,8 @@ Each stage has a placement (its module's `PLACEMENT`, else a default from its ot
     task     a stage that needs every record (dedup, select): one Ray task, unsharded, with
              the GPUs of `ray.gpus.<stage>`, reading its inputs from the shared run directory
     driver   in the driver's process: stages paired round by round (generate, judge) and the
-             rest; they spread their work units through `Executor.map`
+             rest; those whose `run` takes `map_fn` (generate, judge, eval) get `self.map`
+             from the runner, so their units of work run as Ray tasks
 
 The driver does everything that can refuse a run first (the pipeline's checks, preflight,
 fingerprints, config.yaml), then submits. It waits for every part of a stage before the next one;
