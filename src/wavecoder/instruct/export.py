@@ -2,7 +2,8 @@
 
 Reads the coreset (`select`), the raw code it points at (`dedup`, the stage `select` reads),
 the generator's `Example`s and rejections (`generate`) and the judge's `Verdict`s and rejections
-(`judge`), and writes into its folder:
+(`judge`), the execution check's drops and agreement (`verify`, when it ran) and the benchmark
+copies (`decontaminate`), and writes into its folder:
 
     data/alpaca.json     the paper's Alpaca records (instruction, input, output, id, task,
                          language, target_language, lineage) as one JSON array
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VERSION = 2  # 2: reads decontaminate's drops
-INPUTS: tuple[str, ...] = ("dedup", "select", "generate", "judge", "decontaminate")
+VERSION = 3  # 2: reads decontaminate's drops; 3: verify's
+INPUTS: tuple[str, ...] = ("dedup", "select", "generate", "judge", "verify", "decontaminate")
 SHARDABLE = False  # the funnel, the card and the exact-repeat check need every instance
 _PUBLISH = {"fingerprint": False}
 
@@ -111,9 +112,14 @@ def read_inputs(
         verdicts=judge.read_records("records", Verdict),
         generate_rejected=_rejected(gen),
         judge_rejected=_rejected(judge),
+        verified=_rejected(inputs["verify"]) if _verify_ran(inputs["verify"]) else None,
         decontaminated=_rejected(inputs["decontaminate"]),
         dedup=dedup,
     )
+
+
+def _verify_ran(sd: StageDir) -> bool:
+    return bool((sd.read_json("stats") or {}).get("enabled"))
 
 
 def _rejected(sd: StageDir) -> list[Rejected]:
@@ -158,12 +164,17 @@ def run(ctx: Any) -> dict[str, Any]:
     write_data(out, instances, cfg)
     ctx.out.write_rejected(dropped)
     usage = {s: (ctx.inputs[s].read_json("stats") or {}).get("usage") for s in LLM_STAGES}
+    if verify_usage := (ctx.inputs["verify"].read_json("stats") or {}).get("usage"):
+        usage["verify"] = verify_usage  # the test writer's calls, when verify asked for tests
+    agreement = ctx.inputs["verify"].read_json("agreement", sharded=False)
     if cfg.report:
-        write_report(
-            out / "report", funnel=funnel, instances=instances, usage=usage, plots=cfg.plots
-        )
+        write_report(out / "report", funnel=funnel, instances=instances, usage=usage,
+                     plots=cfg.plots, agreement=agreement)  # fmt: skip
     write_card(out, funnel, instances, cfg, settings(ctx.inputs, cfg), ctx.seed)
-    ctx.out.write_json("funnel", {**funnel.to_stats(), **funnel.acceptance(), "usage": usage})
+    funnel_data = {**funnel.to_stats(), **funnel.acceptance(), "usage": usage}
+    if agreement is not None:
+        funnel_data["agreement"] = agreement
+    ctx.out.write_json("funnel", funnel_data)
     result = stats(funnel, instances, cfg, usage)
     if cfg.hub_repo:
         result["hub"] = _push(out, cfg, ctx)

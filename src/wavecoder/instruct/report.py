@@ -91,7 +91,7 @@ def usage_rows(usage: Mapping[str, Mapping[str, Any] | None], exported: int) -> 
     rows: list[list[str]] = []
     total = dict.fromkeys(USAGE_KEYS[:4], 0)
     costs: list[float | None] = []
-    for stage in LLM_STAGES:
+    for stage in [*LLM_STAGES, *(s for s in usage if s not in LLM_STAGES)]:  # + verify's writer
         u = usage.get(stage) or {}
         costs.append(None if u.get("cost_usd") is None else float(u["cost_usd"]))
         for key in total:
@@ -153,8 +153,10 @@ def render(
     instances: Sequence[Instance],
     usage: Mapping[str, Mapping[str, Any] | None],
     plots: Sequence[str] = (),
+    agreement: Mapping[str, Any] | None = None,
 ) -> str:
-    """The report as Markdown; `plots` are PNG names beside it, shown where they belong."""
+    """The report as Markdown; `plots` are PNG names beside it, shown where they belong;
+    `agreement`: the judge against execution (`verify`), when it ran."""
     mix = Mix.of(instances)
     n = len(instances)
     lines = ["# Instruction data report", ""]
@@ -177,6 +179,10 @@ def render(
     lines += ["", "By rule (an instance is accepted only when every rule says yes):", ""]
     lines += table(("task", "rule", "answered", "no", "yes rate"), by_rule)
     lines += ["", *_img("acceptance.png", plots)]
+    if agreement is not None:
+        from wavecoder.instruct.agreement import lines as agreement_lines
+
+        lines += agreement_lines(dict(agreement))
     lines += ["## Lengths (characters)", ""]
     lines += table(
         ("field", "min", "mean", "median", "p90", "max"), length_rows(lengths(instances))
@@ -204,6 +210,7 @@ def write_report(
     instances: Sequence[Instance],
     usage: Mapping[str, Mapping[str, Any] | None],
     plots: bool = True,
+    agreement: Mapping[str, Any] | None = None,
 ) -> Path:
     """`folder/report.md` and, with `plots`, its PNGs beside it; returns the report's path."""
     names: list[str] = []
@@ -214,5 +221,5 @@ def write_report(
         names = draw_all(folder, funnel=funnel, mix=mix, lens=lens)
     path = folder / "report.md"
     with atomic_path(path) as tmp:
-        tmp.write_text(render(funnel, instances, usage, names), encoding="utf-8")
+        tmp.write_text(render(funnel, instances, usage, names, agreement), encoding="utf-8")
     return path
