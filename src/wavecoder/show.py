@@ -184,6 +184,11 @@ def show_stage(run_dir: Path, stage: str, *, n: int = 5, rejected: bool = False)
 
         if show(sd, n):
             return
+    if stage == "verify" and not rejected:  # its executions, then the judge against them
+        from wavecoder.instruct.agreement import show_verify
+
+        show_verify(sd, n)
+        return
     name = "rejected" if rejected else "records"
     parts = sd.parts(name)
     if not parts:

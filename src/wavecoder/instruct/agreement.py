@@ -9,7 +9,7 @@ instances executed too, `verify.include_rejected`), accuracy, and per (task, rul
 rule said yes on code that failed and no on code that passed, most often wrong first. The
 oracle is itself imperfect: the tests are usually a model's, so read a disagreement as a pointer
 to look at, not a proof. `lines(report)` renders it as Markdown for the dataset report and
-`wavecoder show RUN verify`.
+`wavecoder show RUN verify` (`show_verify`).
 """
 
 from __future__ import annotations
@@ -115,3 +115,32 @@ def pairs_of(
     """Each execution with its example's verdict (the last one, as export counts it)."""
     verdict_of = {v.example_id: v for v in verdicts}
     return [(e.task, verdict_of[e.example_id], e) for e in executions if e.example_id in verdict_of]
+
+
+def show_verify(sd: Any, n: int) -> None:
+    """`wavecoder show RUN verify`: the first `n` executions, in brief, then the agreement."""
+    from wavecoder.records import Execution
+
+    stats = sd.read_json("stats") or {}
+    if not stats.get("enabled"):
+        print(f"verify: not run in {sd.path} (verify.enabled=false, or not finished)")
+        return
+    runs = list(sd.read_records("records", Execution))
+    for i, e in enumerate(runs[:n]):
+        print(f"── verify execution {i + 1}/{len(runs)} ──")
+        print(f"  example_id: {e.example_id}\n  task: {e.task} ({e.language}), judge "
+              f"{'accepted' if e.accepted else 'rejected'}\n  status: {e.status}"
+              + (f" ({e.reason})" if e.reason and e.reason != e.status else ""))  # fmt: skip
+        for label, run in (("solution", e.solution), ("buggy input", e.buggy)):
+            if run is not None:
+                where = f" at {run.step}" if run.step else ""
+                print(f"  {label}: {run.status}{where}, {run.duration_s:.2f}s")
+                if run.status != "pass" and (text := run.stderr_tail or run.stdout_tail):
+                    print("\n".join("    " + x for x in text.strip().splitlines()[-6:]))
+    counts = ", ".join(f"{k[7:]}={v}" for k, v in stats.items() if k.startswith("status."))
+    print(
+        f"\nverify: {stats.get('executed', 0)} instances ({counts}); policy {stats.get('policy')}"
+    )
+    report = sd.read_json("agreement", sharded=False)
+    if report:
+        print("\n".join(lines(report)))
