@@ -140,7 +140,8 @@ KNOWN_TESTS: dict[tuple[str, str], str] = {
 
 class TestWriterResponder:
     """Answers the `verify` stage's test prompts with `KNOWN_TESTS` for the code's first
-    function (a reply without code for any other: the stage skips it as "no tests"); every
+    function (a reply without code for any other: the stage skips it as "no tests"); for the
+    names in `wrong`, tests no code passes (an extra `assert False` / failing check). Every
     other prompt goes to `fallback` (the scripted teacher). `calls` counts test prompts."""
 
     __test__ = False  # not a pytest class
@@ -148,6 +149,7 @@ class TestWriterResponder:
     def __init__(self, fallback: Any = None) -> None:
         self.fallback = fallback
         self.calls = 0
+        self.wrong: set[str] = set()
 
     def __call__(self, body: dict[str, Any]) -> Reply:
         messages = body.get("messages") or []
@@ -161,4 +163,8 @@ class TestWriterResponder:
         name = _NAME.search(m.group(2))
         key = (m.group(1), next((g for g in name.groups() if g), "") if name else "")
         tests = KNOWN_TESTS.get(key)
+        if tests and key[1] in self.wrong:
+            tests = (
+                tests.replace("!= 6", "!= 7").replace("== 3\n", "== 4\n").replace("== 6", "== 7")
+            )
         return Reply.text(f"```{key[0]}\n{tests}\n```" if tests else "I cannot test this.")

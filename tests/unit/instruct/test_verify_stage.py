@@ -173,7 +173,8 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path: Path) -> None:
     out = tmp_path / "verify"
     argv = [str(WAVECODER), "verify", "-i", str(inputs["generate"].path), "-i",
             str(inputs["judge"].path), "-o", str(out), "enabled=true", "workers=1",
-            "allow_code_execution=true", "languages=[python]", "llm.base_url=http://127.0.0.1:9/v1"]  # fmt: skip
+            "allow_code_execution=true", "languages=[python]",
+            "llm.base_url=http://127.0.0.1:9/v1"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
@@ -202,12 +203,14 @@ def test_a_whole_run_through_the_executable_verifies_and_exports(
     """`wavecoder run CONFIG verify.enabled=true ...`: decontaminate and export read verify's
     drops; the report and `wavecoder show RUN verify` show the judge against execution."""
     srv, writer = server
+    writer.wrong = {"total", "clamp", "Sum"}  # tests that fail: something for verify to drop
     config = tmp_path / "experiment.yaml"
     llm = {"base_url": srv.url, "model": "M", "concurrency": 4, "max_retries": 0}
     config.write_text(json.dumps({
         "run_dir": str(run_dir), "stop_after": "export",
         "generate": {"llm": llm, "rounds": 1}, "judge": {"llm": llm},
-        "decontaminate": {"data": str(require_benchmarks()), "embedder": {"backend": "hashing"}},
+        "decontaminate": {"data": str(require_benchmarks()), "benchmarks": ["humaneval"],
+                          "levels": ["exact", "ngram"], "leakage_report": False},
         "export": {"plots": False},
     }))  # fmt: skip
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")},
@@ -225,9 +228,12 @@ def test_a_whole_run_through_the_executable_verifies_and_exports(
     stats = json.loads((run_dir / "verify" / "stats.json").read_text())
     assert stats["enabled"] and stats["status.pass"] >= 1 and stats["executed"] == 12
     dropped = {r["id"] for r in map(json.loads, (run_dir / "verify" / "rejected.jsonl").open())}
+    assert dropped and stats["status.fail"] >= len(dropped)
     funnel = json.loads((run_dir / "export" / "funnel.json").read_text())
     assert funnel["funnel.verified"] == funnel["funnel.accepted"] - len(dropped)
-    clean = {json.loads(line)["id"] for line in (run_dir / "decontaminate" / "records.jsonl").open()}
+    clean = {
+        json.loads(line)["id"] for line in (run_dir / "decontaminate" / "records.jsonl").open()
+    }
     assert not clean & dropped  # decontaminate never sees what verify dropped
     report = (run_dir / "export" / "report" / "report.md").read_text()
     assert "passes its tests" in report and "## Judge against execution" in report
