@@ -81,6 +81,8 @@ def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
         if missing:
             state = f"{state} (shards {','.join(map(str, missing))} missing)"
         done = sd.read_json("done", sharded=False) or _shards_done(sd)
+        if state == "done" and (done.get("stats") or {}).get("enabled") is False:
+            state = f"off ({spec.name}.enabled: false)"  # an optional stage (verify)
         records = _output_count(sd, done)
         rejected = sd.count_records("rejected") if sd.path.exists() else 0
         rows.append(

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from wavecoder.config import ConfigError, to_data
 from wavecoder.instruct.export_files import FILES, Format
-from wavecoder.records import Code, Example, Rejected, Selected, Verdict
+from wavecoder.records import Code, Example, Execution, Rejected, Selected, Verdict
 from wavecoder.store import StageDir, atomic_path
 
 if TYPE_CHECKING:
@@ -104,7 +104,8 @@ def read_inputs(
     wanted = {s.code_id for s in selected}
     # dedup holds the whole corpus (a million snippets in the paper's run): keep only the picks
     codes = {c.id: c for c in inputs["dedup"].read_records("records", Code) if c.id in wanted}
-    gen, judge = inputs["generate"], inputs["judge"]
+    gen, judge, verify = inputs["generate"], inputs["judge"], inputs["verify"]
+    ran = _verify_ran(verify)
     return join(
         selected=selected,
         codes=codes,
@@ -112,8 +113,11 @@ def read_inputs(
         verdicts=judge.read_records("records", Verdict),
         generate_rejected=_rejected(gen),
         judge_rejected=_rejected(judge),
-        verified=_rejected(inputs["verify"]) if _verify_ran(inputs["verify"]) else None,
+        verified=_rejected(verify) if ran else None,
         decontaminated=_rejected(inputs["decontaminate"]),
+        executions={e.example_id: e for e in verify.read_records("records", Execution)}
+        if ran
+        else None,
         dedup=dedup,
     )
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wavecoder.records import Code, Example, Rejected, Selected, Verdict
+from wavecoder.records import Code, Example, Execution, Rejected, Selected, Verdict
 from wavecoder.train.formatting import alpaca_messages
 
 NOINPUT = "<noinput>"
@@ -28,6 +28,7 @@ class Instance:
     example: Example
     verdict: Verdict
     code: Code
+    execution: Execution | None = None  # the `verify` stage's check, when it ran
 
 
 @dataclass
@@ -140,12 +141,14 @@ def join(
     judge_rejected: Iterable[Rejected] = (),
     verified: Iterable[Rejected] | None = None,
     decontaminated: Iterable[Rejected] = (),
+    executions: Mapping[str, Execution] | None = None,
     dedup: bool = True,
 ) -> tuple[list[Instance], list[Rejected], Funnel]:
     """The instances to export (coreset order, then round, then id), export's own drops, and
     the funnel. Every selected code ends in an instance or a counted reason. `verified` are the
     accepted examples the `verify` stage dropped (None: verify did not run), `decontaminated`
-    those the `decontaminate` stage dropped as benchmark copies."""
+    those the `decontaminate` stage dropped as benchmark copies; `executions` the verify
+    stage's checks by example id (kept instances carry theirs: the label of `policy: label`)."""
     order = {s.code_id: s.rank for s in selected}
     by_code: dict[str, list[Example]] = {}
     outside = 0
@@ -191,7 +194,7 @@ def join(
             if code is None:
                 dropped.append(Rejected(ex.id, "export", "export.missing_code", code_id))
                 continue
-            accepted.append(Instance(ex, verdict, code))
+            accepted.append(Instance(ex, verdict, code, (executions or {}).get(ex.id)))
     kept, dupes = dedup_instances(accepted) if dedup else (accepted, [])
     dropped += dupes
     for rej in dropped:
@@ -243,7 +246,15 @@ def lineage(inst: Instance) -> dict[str, Any]:
             "rules": [{"rule": r.rule, "answer": r.answer, "reason": r.reason} for r in v.rules],
         },
         "meta": dict(ex.meta),
+        "execution": _execution(inst.execution),
     }
+
+
+def _execution(run: Execution | None) -> dict[str, str] | None:
+    """The verify stage's verdict on an instance, for its lineage (None: verify did not run)."""
+    if run is None:
+        return None
+    return {"status": run.status, "reason": run.reason, "tests_source": run.tests_source}
 
 
 def _head(inst: Instance) -> dict[str, Any]:

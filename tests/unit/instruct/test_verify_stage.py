@@ -235,6 +235,9 @@ def test_a_whole_run_through_the_executable_verifies_and_exports(
         json.loads(line)["id"] for line in (run_dir / "decontaminate" / "records.jsonl").open()
     }
     assert not clean & dropped  # decontaminate never sees what verify dropped
+    rows = json.loads((run_dir / "export" / "data" / "alpaca.json").read_text())
+    checks = {r["id"]: r["lineage"]["execution"] for r in rows}
+    assert checks and all(c and c["status"] in ("pass", "skipped") for c in checks.values())
     report = (run_dir / "export" / "report" / "report.md").read_text()
     assert "passes its tests" in report and "## Judge against execution" in report
     shown = wavecoder("show", str(run_dir), "verify", "-n", "2")
