@@ -3,6 +3,7 @@ the test writer's reply, and the judge-against-execution agreement on a construc
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -21,6 +22,17 @@ def sandbox() -> None:
 
     if reason := namespaces_available():
         missing(f"namespaces sandbox unavailable: {reason}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _toolchains() -> None:
+    """Find the toolchains once, before the per-test environment points WAVECODER_CACHE_DIR at
+    a fresh folder (Go's warm build cache and Rust's crates would be rebuilt there)."""
+    from wavecoder.evals.toolchains import ToolchainMissing, find
+
+    for language in PROGRAMS:
+        with contextlib.suppress(ToolchainMissing):
+            find(language)
 
 
 def _tool(language: str) -> None:
@@ -53,6 +65,22 @@ PROGRAMS = {
         "int add(int a, int b) {\n    return a + b;\n}\n",
         "int main() {\n    assert(add(2, 3) == 5);\n    return 0;\n}\n",
     ),
+    "go": (
+        'package main\n\nimport "fmt"\n\nfunc Add(a, b int) int {\n\t_ = fmt.Sprint(a)\n'
+        "\treturn a + b\n}\n",
+        'import "testing"\n\nfunc TestAdd(t *testing.T) {\n\tif Add(2, 3) != 5 {\n'
+        '\t\tt.Fatalf("Add")\n\t}\n}\n',
+    ),
+    "java": (
+        "public static int add(int a, int b) {\n    return a + b;\n}\n",
+        "public class Main {\n    public static void main(String[] args) {\n"
+        '        if (Solution.add(2, 3) != 5) throw new AssertionError("add");\n    }\n}\n',
+    ),
+    "rust": (
+        "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n",
+        "#[cfg(test)]\nmod tests {\n    use super::*;\n    #[test]\n"
+        "    fn adds() {\n        assert_eq!(add(2, 3), 5);\n    }\n}\n",
+    ),
 }
 
 
@@ -65,7 +93,25 @@ def test_a_right_solution_passes_and_a_wrong_one_fails(sandbox: None, language: 
     wrong = right.replace("a + b", "a - b")
     bad = check(ex("generate", language, wrong), tests, timeout_s=10, mode="namespaces")
     assert (bad.status, bad.reason) == ("fail", "fail")
-    assert bad.solution is not None and bad.solution.step == "run" and bad.solution.stderr_tail
+    assert bad.solution is not None and bad.solution.step == "run"
+    assert bad.solution.stderr_tail or bad.solution.stdout_tail  # go test reports on stdout
+
+
+def test_go_and_java_programs_merge_imports_and_wrap_bare_methods() -> None:
+    from wavecoder.instruct.verify_programs import program
+
+    go = program("go", PROGRAMS["go"][0], 'import (\n\t"strings"\n\t"testing"\n)\n' +
+                 PROGRAMS["go"][1].split("\n", 1)[1])  # fmt: skip
+    assert go.startswith("package main\n") and go.count("package ") == 1
+    head = go.split(")", 1)[0]
+    assert head.count('"testing"') == 1 and '"fmt"' in head and '"strings"' in head
+    assert "import" not in go.split(")", 1)[1].split("func TestAdd")[0]
+    java = program("java", "import java.util.List;\n" + PROGRAMS["java"][0], PROGRAMS["java"][1])
+    assert java.startswith("import java.util.*;\nimport java.util.List;")
+    assert "class Solution {" in java and java.count("public class") == 1
+    typed = program("java", "public class Adder {\n  static int add(int a, int b) { return a; }\n}",
+                    PROGRAMS["java"][1])  # fmt: skip
+    assert "\nclass Adder {" in typed and "class Solution" not in typed
 
 
 def test_code_that_does_not_build_is_a_compile_error(sandbox: None) -> None:
