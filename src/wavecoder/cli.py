@@ -73,7 +73,8 @@ STAGE_EXAMPLES = {
     )
     + " -o out/export",
     "verify": "wavecoder verify -i runs/tiny/generate -i runs/tiny/judge -o out/verify "
-    "enabled=true allow_code_execution=true llm.base_url=http://localhost:8000/v1 llm.model=M",
+    "enabled=true allow_code_execution=true languages=[python,javascript] "
+    "llm.base_url=http://localhost:8000/v1 llm.model=M",
     "generate": "wavecoder generate -i runs/tiny/select -i runs/tiny/dedup -o out/generate "
     "rounds=1 llm.base_url=http://localhost:8000/v1 llm.model=M",
     "judge": "wavecoder judge -i out/generate -i runs/tiny/dedup -o out/judge "

@@ -224,7 +224,7 @@ def _run_text(argv: list[str]) -> str:
     toolchain for this HOME) is a missing toolchain, not a crash."""
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
     if proc.returncode != 0:
-        why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[0]
         raise ToolchainMissing(f"`{' '.join(argv)}` failed: {why}; {INSTALL_HINT}")
     return proc.stdout.strip()
 
