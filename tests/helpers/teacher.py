@@ -138,11 +138,19 @@ KNOWN_TESTS: dict[tuple[str, str], str] = {
 }
 
 
+_FAILING = {
+    "python": "assert 0 == 1",
+    "javascript": "assert.strictEqual(0, 1);",
+    "go": 'func TestWrong(t *testing.T) {\n\tt.Fatalf("wrong")\n}',
+}
+
+
 class TestWriterResponder:
     """Answers the `verify` stage's test prompts with `KNOWN_TESTS` for the code's first
     function (a reply without code for any other: the stage skips it as "no tests"); for the
-    names in `wrong`, tests no code passes (an extra `assert False` / failing check). Every
-    other prompt goes to `fallback` (the scripted teacher). `calls` counts test prompts."""
+    names in `wrong` (Python, JavaScript, Go), tests no code passes (one more check that
+    fails). Every other prompt goes to `fallback` (the scripted teacher). `calls` counts test
+    prompts."""
 
     __test__ = False  # not a pytest class
 
@@ -163,8 +171,6 @@ class TestWriterResponder:
         name = _NAME.search(m.group(2))
         key = (m.group(1), next((g for g in name.groups() if g), "") if name else "")
         tests = KNOWN_TESTS.get(key)
-        if tests and key[1] in self.wrong:
-            tests = (
-                tests.replace("!= 6", "!= 7").replace("== 3\n", "== 4\n").replace("== 6", "== 7")
-            )
+        if tests and key[1] in self.wrong and key[0] in _FAILING:
+            tests += "\n" + _FAILING[key[0]]
         return Reply.text(f"```{key[0]}\n{tests}\n```" if tests else "I cannot test this.")

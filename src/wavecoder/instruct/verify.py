@@ -22,11 +22,9 @@ files and `{"enabled": false}`, so decontaminate and export read the same folder
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -132,12 +130,14 @@ def run(ctx: Any) -> dict[str, Any]:
         ctx.out.write_rejected([])
         return {"enabled": False}
     preflight(cfg)
+    from wavecoder.instruct.verify_batch import check_all
+
     todo = judged(ctx, cfg)
     with ctx.out.append_log("records", key="example_id") as book:
         pending = [(ex, acc) for ex, acc in todo if ex.id not in book]
         if len(pending) < len(todo):
             log.info("verify: %d of %d instances done already", len(todo) - len(pending), len(todo))
-        usage = _check_all(pending, cfg, ctx.out, book.append)
+        usage = check_all(pending, cfg, ctx.out, book.append)
     results = {e.example_id: e for e in ctx.out.read_records("records", Execution)}
     wanted = {ex.id for ex, _ in todo}
     executions = [results[i] for i in results if i in wanted]
@@ -192,111 +192,6 @@ def stats(
     out["agreement.recall"] = report["recall"]
     out["usage"] = usage
     return out
-
-
-# --- the work ---------------------------------------------------------------------------------
-
-
-def _check_all(
-    pending: Sequence[tuple[Example, bool]], cfg: Config, out: Any, record: Any
-) -> dict[str, Any] | None:
-    """Tests for every pending instance, then its run, in chunks; each result is `record`ed
-    as it finishes. Returns the test writer's usage (None when it was not needed)."""
-    import os
-
-    from wavecoder.instruct.stage import Usage
-
-    workers = cfg.workers or os.cpu_count() or 1
-    needs_llm = any(_needs_writer(ex, cfg) for ex, _ in pending)
-    with contextlib.ExitStack() as stack:
-        llm = book = None
-        if needs_llm:
-            from wavecoder.llm.base import build_llm
-
-            llm = stack.enter_context(build_llm(cfg.llm, role="verify"))
-            book = Usage(llm, cfg.llm, out, "verify")
-        pool = stack.enter_context(ThreadPoolExecutor(max_workers=workers))
-        size = 2 * max(workers, cfg.llm.concurrency)
-        try:
-            for chunk in _chunks(pending, size):
-                tests = _tests_for(chunk, cfg, llm)
-                futures = [pool.submit(_check_one, ex, acc, t, cfg)
-                           for (ex, acc), t in zip(chunk, tests, strict=True)]  # fmt: skip
-                for future in as_completed(futures):
-                    record(future.result())
-                if book is not None:
-                    book.save()
-        finally:
-            if book is not None:
-                book.save()
-        if book is not None:
-            return book.total()
-    return (out.read_json("usage") or {}).get("total")  # an earlier process's, if any
-
-
-def _needs_writer(ex: Example, cfg: Config) -> bool:
-    from wavecoder.instruct.verify_tests import carried
-
-    return not _skip(ex, cfg) and not carried(ex)
-
-
-def _skip(ex: Example, cfg: Config) -> str:
-    from wavecoder.instruct.verify_programs import skip_reason, solution_language
-
-    reason = skip_reason(ex)
-    if not reason and solution_language(ex) not in cfg.languages:
-        reason = f"language: {solution_language(ex)} is not in verify.languages"
-    return reason
-
-
-Tests = dict[str, str]  # tests, tests_source, tests_raw, tests_model; or skip: the reason
-
-
-def _tests_for(chunk: Sequence[tuple[Example, bool]], cfg: Config, llm: Any) -> list[Tests]:
-    """Each instance's tests: its own, the writer's (one batch for the chunk), or why none."""
-    from wavecoder.instruct.verify_programs import checks_something, solution_language
-    from wavecoder.instruct.verify_tests import carried, parse_tests, tests_request
-
-    out: list[Tests] = []
-    asks: dict[int, Any] = {}
-    for i, (ex, _) in enumerate(chunk):
-        if reason := _skip(ex, cfg):
-            out.append({"skip": reason})
-        elif own := carried(ex):
-            out.append({"tests": own, "tests_source": "instance"})
-        else:
-            out.append({})
-            asks[i] = tests_request(ex, cfg.llm)
-    if asks:
-        replies = llm.generate(list(asks.values()), progress=False)
-        for i, reply in zip(asks, replies, strict=True):
-            raw = reply.text if reply.ok else (reply.error or reply.raw)
-            tests = parse_tests(reply.text, solution_language(chunk[i][0])) if reply.ok else ""
-            out[i] = {"tests": tests, "tests_source": "llm", "tests_raw": raw,
-                      "tests_model": llm.identity}  # fmt: skip
-            if not reply.ok:
-                out[i]["skip"] = f"no_tests: the test writer's reply is {reply.status}"
-    for i, (ex, _) in enumerate(chunk):
-        t = out[i]
-        if "skip" not in t and not checks_something(solution_language(ex), t.get("tests", "")):
-            t["skip"] = "no_tests: the tests check nothing (no assert or test function)"
-    return out
-
-
-def _check_one(ex: Example, accepted: bool, tests: Tests, cfg: Config) -> Execution:
-    from wavecoder.instruct.verify_exec import check, skipped
-
-    fields = {k: v for k, v in tests.items() if k != "skip"}
-    if "skip" in tests:
-        return skipped(ex, tests["skip"], accepted=accepted, **fields)
-    tests_code = fields.pop("tests")
-    return check(ex, tests_code, timeout_s=cfg.timeout_s, mode=cfg.sandbox, accepted=accepted,
-                 **fields)  # fmt: skip
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 __all__ = ["INPUTS", "SHARDABLE", "VERSION", "Config", "fingerprint_config", "preflight", "run"]

@@ -21,6 +21,7 @@ from tests.helpers.teacher import TeacherResponder, TestWriterResponder
 from wavecoder import pipeline as pl
 from wavecoder.config import ConfigError, build
 from wavecoder.instruct import verify
+from wavecoder.paths import cache_dir
 from wavecoder.records import Example, Execution, RuleVerdict, Verdict
 from wavecoder.store import StageDir
 
@@ -28,6 +29,9 @@ pytestmark = pytest.mark.timeout(240)
 REPO = Path(__file__).resolve().parents[3]
 WAVECODER = Path(sys.executable).parent / "wavecoder"
 RIGHT = "def add(a, b):\n    return a + b\n"
+# the toolchains' warm caches (Go's build cache, Rust's crates) live under the cache dir, which
+# the instruct tests point at a fresh folder per test: subprocesses get the real one
+TOOLCHAIN_CACHE = str(cache_dir())
 WRONG = "def add(a, b):\n    return a - b\n"
 
 
@@ -203,9 +207,11 @@ def test_a_whole_run_through_the_executable_verifies_and_exports(
     """`wavecoder run CONFIG verify.enabled=true ...`: decontaminate and export read verify's
     drops; the report and `wavecoder show RUN verify` show the judge against execution."""
     srv, writer = server
-    writer.wrong = {"total", "clamp", "Sum"}  # tests that fail: something for verify to drop
+    # tests no code passes: something for verify to drop
+    writer.wrong = {"total", "clamp", "first", "last", "Max", "Sum"}
     config = tmp_path / "experiment.yaml"
-    llm = {"base_url": srv.url, "model": "M", "concurrency": 4, "max_retries": 0}
+    llm = {"base_url": srv.url, "model": "M", "concurrency": 4, "max_retries": 0,
+           "cache_path": str(tmp_path / "llm.sqlite")}  # fmt: skip
     config.write_text(json.dumps({
         "run_dir": str(run_dir), "stop_after": "export",
         "generate": {"llm": llm, "rounds": 1}, "judge": {"llm": llm},
@@ -214,7 +220,8 @@ def test_a_whole_run_through_the_executable_verifies_and_exports(
         "export": {"plots": False},
     }))  # fmt: skip
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")},
-           "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}  # fmt: skip
+           "PYTHONPATH": f"{REPO / 'src'}:{REPO}",
+           "WAVECODER_CACHE_DIR": TOOLCHAIN_CACHE}  # fmt: skip
 
     def wavecoder(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(WAVECODER), *args], env=env, capture_output=True, text=True,
@@ -222,7 +229,8 @@ def test_a_whole_run_through_the_executable_verifies_and_exports(
 
     done = wavecoder("run", str(config), "--from", "generate", "verify.enabled=true",
                      "verify.allow_code_execution=true", f"verify.llm.base_url={srv.url}",
-                     "verify.languages=[python,javascript]")  # fmt: skip
+                     f"verify.llm.cache_path={tmp_path / 'llm.sqlite'}",
+                     "verify.languages=[python,javascript,go]")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert writer.calls > 0
     stats = json.loads((run_dir / "verify" / "stats.json").read_text())
