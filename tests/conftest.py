@@ -20,7 +20,7 @@ BUDGETS: dict[str, float] = {
     "unit/core": 120,
     "unit/corpus": 420,
     "unit/llm": 300,
-    "unit/instruct": 300,  # + verify's sandbox runs and its whole run through the executable
+    "unit/instruct": 240,
     "unit/evals": 600,
     "unit/train": 420,
     "integration": 900,  # the documented-commands test runs every example: ~6 min here

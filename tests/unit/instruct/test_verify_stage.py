@@ -251,3 +251,17 @@ def test_a_whole_run_through_the_executable_verifies_and_exports(
     shown = wavecoder("show", str(run_dir), "verify", "-n", "2")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.count("── verify execution") == 2 and "Precision of accept" in shown.stdout
+
+
+def test_off_by_default_it_writes_empty_files_and_says_so(tmp_path: Path) -> None:
+    from wavecoder.show import status_rows
+
+    inputs = judged(tmp_path, [(example(0), True)])
+    assert run_verify(inputs, tmp_path / "verify", verify.Config()) == {"enabled": False}
+    out = StageDir(tmp_path / "verify")
+    assert not list(out.read_records("records", Execution)) and not list(out.read_rejected())
+    row = next(r for r in status_rows(tmp_path) if r[0] == "verify")
+    assert row[1] == "off (verify.enabled: false)"
+    # its fingerprint: only that it is off, so no verify setting makes a finished run stale
+    fp = json.loads((out.path / "fingerprint.json").read_text())
+    assert fp["config"] == {"verify": {"enabled": False}}
