@@ -25,7 +25,10 @@ from wavecoder.store import StageDir
 def run_ingest(workers: int) -> tuple[float, int, list[str]]:
     with tempfile.TemporaryDirectory() as tmp:
         ctx = StageContext(
-            name="ingest", cfg=ingest.Config(workers=workers), out=StageDir(Path(tmp)), quiet=True
+            name="ingest",
+            cfg=ingest.Config(sources=("stdlib",), workers=workers),
+            out=StageDir(Path(tmp)),
+            quiet=True,
         )
         start = time.perf_counter()
         stats = ingest.run(ctx)

@@ -532,6 +532,9 @@ def run_paired(
     m1, m2 = load_stage(first), load_stage(second)
     s1, s2 = rc.sections[first.name], rc.sections[second.name]
     out1, out2 = store.stage(first.name), store.stage(second.name)
+    count = None if first.name in forced else out1.layout()
+    if store.shard is None and count:  # finish the missing shards, never unsharded files beside
+        return _run_paired_shards(first, second, rc, store, count, forced=forced, quiet=quiet)
     in1 = {n: sd.with_shard(out1.shard) for n, sd in
            ((n, store.stage(n)) for n in stage_inputs(m1, s1))}  # fmt: skip
     in2 = {n: sd.with_shard(out2.shard) for n, sd in
@@ -560,6 +563,19 @@ def run_paired(
         first.name: _finish(ctxs[0], fp1, dict(stats1), start),
         second.name: _finish(ctxs[1], fp2, dict(stats2), start),
     }
+
+
+def _run_paired_shards(
+    first: StageSpec, second: StageSpec, rc: RunConfig, store: RunStore, count: int, **kw: Any
+) -> dict[str, Stats | None]:
+    """`run_paired` shard by shard over a folder of `count`-shard parts (see `_run_shards`)."""
+    ran: dict[str, list[Stats]] = {first.name: [], second.name: []}
+    for index in range(count):
+        part = run_paired(first, second, rc, RunStore(store.root, shard=Shard(index, count)), **kw)
+        for name, stats in part.items():
+            if stats is not None:
+                ran[name].append(stats)
+    return {name: sum_stats(parts) if parts else None for name, parts in ran.items()}
 
 
 def _deferred(

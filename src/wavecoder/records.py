@@ -181,6 +181,12 @@ def _decode(tp: Any, value: Any) -> Any:
 # --- Corpus records --------------------------------------------------------------------------
 
 
+def code_id(*, source: str, repo: str, path: str, span: tuple[int, int] | None, code: str) -> str:
+    """A `Code` record's id: its content and provenance (the same function in two repos stays
+    two records). Apart from `Code.new` so a reader can tell which shard owns a row cheaply."""
+    return stable_hash("code", source, repo, path, list(span) if span else None, code)
+
+
 @dataclass(frozen=True)
 class Code(Record):
     """One function or method of raw code.
@@ -216,9 +222,8 @@ class Code(Record):
         license: str = "",
     ) -> Code:
         lang = normalize_language(language)
-        span_list = list(span) if span else None
         return cls(
-            id=stable_hash("code", source, repo, path, span_list, code),
+            id=code_id(source=source, repo=repo, path=path, span=span, code=code),
             code_hash=stable_hash("norm", lang, normalize_code(code, lang)),
             language=lang,
             code=code,

@@ -26,12 +26,12 @@ import logging
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wavecoder.records import Code, Rejected, normalize_language
+from wavecoder.records import Code, Rejected, code_id, normalize_language
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +60,29 @@ class InputError(ValueError):
     """Bad input in strict mode; the message names the file and line."""
 
 
+def _everything(_key: str) -> bool:
+    return True
+
+
 @dataclass
 class Reader:
-    """Reads CodeSearchNet files; drops are kept in `rejected`, every outcome in `counts`."""
+    """Reads CodeSearchNet files; drops are kept in `rejected`, every outcome in `counts`.
+
+    `owns(key)`: what this reader is to keep (a shard's share). A row is owned by its record id,
+    a bad line by `line:FILE:LINE`, a file's count by `file:FILE`, so the shards' records,
+    rejects and counts add up to one unsharded read, and a shard builds (normalises, hashes for
+    dedup) only the rows it keeps."""
 
     strict: bool = False
     splits: Sequence[str] = SPLITS
     languages: Sequence[str] = ()
+    owns: Callable[[str], bool] = _everything
     rejected: list[Rejected] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
 
     def reject(self, where: str, reason: str, message: str) -> None:
+        if not self.owns(f"line:{where}"):
+            return
         text = f"{where}: {message}"
         if self.strict:
             raise InputError(f"{text} (strict mode stops at the first bad line)")
@@ -92,6 +104,11 @@ class Reader:
             what = ", ".join([f"missing {k}" for k in missing] + [f"{k} not a string" for k in bad])
             self.reject(where, "malformed_row", what)
             return None
+        span = _span(values["url"] or "")
+        key = code_id(source=SOURCE, repo=values["repo"] or "", path=values["path"] or "",
+                      span=span, code=values["code"])  # fmt: skip
+        if not self.owns(key):
+            return None
         split = _SPLIT_ALIASES.get(values["split"] or "", values["split"] or "")
         if split and self.splits and split not in self.splits:
             self.counts[f"skipped.split.{split}"] += 1
@@ -110,7 +127,7 @@ class Reader:
             code=values["code"],
             source=SOURCE,
             path=values["path"] or "",
-            span=_span(values["url"] or ""),
+            span=span,
             docstring=values["docstring"] or "",
             func_name=values["func_name"] or "",
             repo=values["repo"] or "",
@@ -119,7 +136,7 @@ class Reader:
     def read_jsonl(self, path: Path) -> Iterator[Code]:
         """Rows of a CodeSearchNet `.jsonl` or `.jsonl.gz` file."""
         opener = gzip.open if path.name.endswith(".gz") else open
-        self.counts["files.read"] += 1
+        self.counts["files.read"] += self.owns(f"file:{path}")
         try:
             with opener(path, "rb") as fh:
                 for lineno, raw in enumerate(fh, 1):
@@ -148,7 +165,7 @@ class Reader:
         """Rows of one parquet data file of the Hugging Face copy."""
         import pyarrow.parquet as pq
 
-        self.counts["files.read"] += 1
+        self.counts["files.read"] += self.owns(f"file:{path}")
         try:
             pf = pq.ParquetFile(path)
             columns = [c for c in _HUB_COLUMNS if c in pf.schema_arrow.names]

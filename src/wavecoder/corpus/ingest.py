@@ -152,7 +152,8 @@ def _read_source(source: str, state: _Run) -> Iterator[Code]:
     if source == "stdlib":
         yield from _read_stdlib(state)
         return
-    reader = csn.Reader(strict=cfg.strict, splits=cfg.splits, languages=cfg.languages)
+    reader = csn.Reader(strict=cfg.strict, splits=cfg.splits, languages=cfg.languages,
+                        owns=state.owns)  # fmt: skip
     kind, path = _classify(source, cfg)
     if kind == "tree":
         yield from _read_tree(

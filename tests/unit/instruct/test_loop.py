@@ -187,3 +187,21 @@ def test_shards_split_the_coreset_and_keep_their_own_pools(run_dir: Path, teache
     from wavecoder.instruct.inspect import funnel_lines
 
     assert funnel_lines(run_dir)[0].startswith("instruction funnel: 12 selected -> 12 generated")
+
+
+def test_an_unsharded_run_finishes_the_missing_shard_of_the_pair(run_dir: Path, teacher) -> None:  # type: ignore[no-untyped-def]
+    from wavecoder import pipeline as pl
+    from wavecoder.store import Shard
+
+    server, _ = teacher
+    rc = run_config(run_dir, server.url)
+    first = pl.run_pipeline(rc, start="generate", shard=Shard(0, 2), quiet=True)
+    rest = pl.run_pipeline(rc, start="generate", quiet=True)
+    assert first["generate"]["in"] + rest["generate"]["in"] == 12  # only shard 1 ran again
+    store = RunStore(run_dir)
+    for stage in ("generate", "judge"):
+        assert store.stage(stage).completion() == ("done", [])
+        assert not (run_dir / stage / "records.jsonl").exists()  # no unsharded file beside parts
+    examples = list(store.stage("generate").read_records("records", Example))
+    assert len({e.code_id for e in examples}) == len(examples) == 12
+    assert len(list((run_dir / "judge").glob("pool.shard-*.jsonl"))) == 2
