@@ -152,11 +152,16 @@ def drops(executions: Sequence[Execution]) -> list[Rejected]:
     """The accepted instances the `drop` policy removes, with their reasons."""
     out = []
     for e in executions:
-        if e.accepted and e.status in DROPPED:
-            run = e.solution if e.buggy is None else e.buggy
-            step = f" at {run.step}" if run and run.step else ""
-            detail = f"{e.language} {e.status}{step}: " + (run.stderr_tail[-300:] if run else "")
-            out.append(Rejected(e.example_id, "verify", f"verify.{e.reason or e.status}", detail))
+        if not (e.accepted and e.status in DROPPED):
+            continue
+        if e.reason == "repair_buggy_passes":
+            detail = f"{e.language}: the buggy input passes the same tests as the fix"
+        else:
+            prog = e.solution
+            step = f" at {prog.step}" if prog and prog.step else ""
+            output = (prog.stderr_tail or prog.stdout_tail)[-300:] if prog else ""
+            detail = f"{e.language} {e.status}{step}: {output}"
+        out.append(Rejected(e.example_id, "verify", f"verify.{e.reason or e.status}", detail))
     return out
 
 

@@ -127,8 +127,13 @@ def test_tests_from_the_writer_drop_failures_and_measure_the_judge(
     assert e0.tests_source == "llm" and "```python" in e0.tests_raw and e0.tests_model
     assert runs["ex2"].buggy is not None and runs["ex2"].buggy.status == "fail"
     # the policy: only accepted instances are dropped
-    dropped = {r.id: r.reason for r in out.read_rejected()}
-    assert dropped == {"ex1": "verify.fail", "ex3": "verify.repair_buggy_passes"}
+    dropped = {r.id: r for r in out.read_rejected()}
+    assert {i: r.reason for i, r in dropped.items()} == {
+        "ex1": "verify.fail",
+        "ex3": "verify.repair_buggy_passes",
+    }
+    assert "AssertionError" in dropped["ex1"].detail
+    assert "buggy input passes the same tests" in dropped["ex3"].detail
     assert stats["in"] == 7 and stats["out"] == 5 and stats["rejected.verify.fail"] == 1
     assert stats["skipped"] == {"language": 1, "no_tests": 1, "not_code": 1}
     report = json.loads((out.path / "agreement.json").read_text())
