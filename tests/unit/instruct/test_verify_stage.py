@@ -270,3 +270,35 @@ def test_off_by_default_it_writes_empty_files_and_says_so(tmp_path: Path) -> Non
     # its fingerprint: only that it is off, so no verify setting makes a finished run stale
     fp = json.loads((out.path / "fingerprint.json").read_text())
     assert fp["config"] == {"verify": {"enabled": False}}
+
+
+def test_export_counts_verify_drops_and_carries_its_labels(tmp_path: Path) -> None:
+    """A finished verify (no sandbox needed here): ex1 dropped, ex0 labelled as failing."""
+    from tests.unit.instruct.export_run import build
+    from tests.unit.instruct.test_export import run_export
+    from wavecoder.records import ProgramRun, Rejected
+
+    built = build(tmp_path / "run")
+    sd = built.store.stage("verify")
+    failing = ProgramRun("fail", "run", 1, "", "AssertionError")
+    runs = [
+        Execution("ex0", "generate", "python", "fail", "fail", solution=failing),
+        Execution("ex1", "summarize", "go", "skipped", "not_code: prose"),
+        Execution("ex2", "translate", "go", "compile_error", "compile_error"),
+    ]
+    sd.write_records("records", runs)
+    sd.write_rejected([Rejected("ex2", "verify", "verify.compile_error", "go compile_error")])
+    sd.write_json("stats", {"enabled": True, "usage": {"requests": 3, "cost_usd": 0.001}})
+    from wavecoder.instruct.agreement import agreement, pairs_of
+
+    sd.write_json("agreement", agreement(pairs_of(runs, built.verdicts)), sharded=False)
+    out, stats = run_export(built, plots=False)
+    assert stats["funnel.verified"] == stats["funnel.accepted"] - 1
+    assert stats["dropped.verify.verify.compile_error"] == 1
+    rows = {r["id"]: r for r in json.loads((out / "data" / "alpaca.json").read_text())}
+    assert "ex2" not in rows and rows["ex0"]["lineage"]["execution"]["status"] == "fail"
+    assert rows["ex3"]["lineage"]["execution"] is None  # not checked: no label
+    report = (out / "report" / "report.md").read_text()
+    assert "| passes its tests | 4 | 1 | `verify.compile_error` 1 |" in report
+    assert "| accepted | 0 | 2 |" in report and "| verify | 3 |" in report
+    assert stats["llm.cost_usd"] == round(0.007 + 0.252 + 0.001, 6)  # the test writer's too
