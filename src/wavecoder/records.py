@@ -274,6 +274,8 @@ class Example(Record):
     client's `identity`), `prompt_version` the task prompt's version. `meta` holds task-specific
     facts as strings, e.g. for repair with an injected bug: `bug_kind`, `bug_line`, `bug_detail`,
     `buggy_code` (the input shown to the generator); the original code is the reference fix.
+    `meta["tests"]`, when present, holds unit tests the `verify` stage runs instead of asking
+    its test writer (code in the solution's language, docs/verify.md).
     """
 
     id: str
