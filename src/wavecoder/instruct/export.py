@@ -168,9 +168,11 @@ def run(ctx: Any) -> dict[str, Any]:
     write_data(out, instances, cfg)
     ctx.out.write_rejected(dropped)
     usage = {s: (ctx.inputs[s].read_json("stats") or {}).get("usage") for s in LLM_STAGES}
-    if verify_usage := (ctx.inputs["verify"].read_json("stats") or {}).get("usage"):
-        usage["verify"] = verify_usage  # the test writer's calls, when verify asked for tests
-    agreement = ctx.inputs["verify"].read_json("agreement", sharded=False)
+    verify, agreement = ctx.inputs["verify"], None
+    if _verify_ran(verify):
+        agreement = verify.read_json("agreement", sharded=False)
+        if verify_usage := (verify.read_json("stats") or {}).get("usage"):
+            usage["verify"] = verify_usage  # the test writer's calls, when it asked for tests
     if cfg.report:
         write_report(out / "report", funnel=funnel, instances=instances, usage=usage,
                      plots=cfg.plots, agreement=agreement)  # fmt: skip

@@ -1,9 +1,10 @@
 """The export report: from selected code to accepted instance, as Markdown with PNG plots.
 
 `report.md` in the export folder's `report/` holds: the funnel with every drop reason, the task
-and language mix of the exported instances, the judge's acceptance by task and by rule, length
-statistics, and requests, tokens and cost per stage and per exported instance (from the
-`usage` block of the generate and judge stats). Every figure comes from the same `Funnel` the
+and language mix of the exported instances, the judge's acceptance by task and by rule, the
+judge against execution (when `verify` ran: `agreement.lines`), length statistics, and
+requests, tokens and cost per stage and per exported instance (from the `usage` block of the
+generate, judge and verify stats). Every figure comes from the same `Funnel` the
 export stage writes to its `stats.json`, so the two cannot disagree. Not here: the plots'
 drawing (`report_plots`), the dataset card (`card`).
 """
