@@ -302,3 +302,22 @@ def test_export_counts_verify_drops_and_carries_its_labels(tmp_path: Path) -> No
     assert "| passes its tests | 4 | 1 | `verify.compile_error` 1 |" in report
     assert "| accepted | 0 | 2 |" in report and "| verify | 3 |" in report
     assert stats["llm.cost_usd"] == round(0.007 + 0.252 + 0.001, 6)  # the test writer's too
+
+
+def test_it_refuses_without_the_sandbox_or_a_toolchain(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wavecoder.evals import sandbox, toolchains
+
+    cfg = section("http://127.0.0.1:9/v1", languages=["python", "go"])
+    with monkeypatch.context() as mp:
+        mp.setattr(sandbox, "namespaces_available", lambda: "the sandbox needs root")
+        with pytest.raises(ConfigError, match="sandbox unavailable: the sandbox needs root"):
+            verify.preflight(cfg)
+
+    def find(language: str) -> Any:
+        if language == "go":
+            raise toolchains.ToolchainMissing("go: `go` not found on PATH")
+        return None
+
+    monkeypatch.setattr(toolchains, "find", find)
+    with pytest.raises(ConfigError, match="go` not found on PATH; or leave go out of verify"):
+        verify.preflight(cfg)
