@@ -2,8 +2,9 @@
 
 `check_all(pending, cfg, out, record)` builds the test writer's client only when an instance
 needs it, asks for a chunk's tests in one batch (the LLM client's concurrency and cache), runs
-the chunk's programs in a thread pool (each in the sandbox, `verify_exec`) and hands every
-`Execution` to `record` as it finishes, under a progress bar. Which instances are skipped and
+the chunk's programs in a thread pool (each in the sandbox, `verify_exec`) while it asks for
+the next chunk's tests, and hands every `Execution` to `record` as it finishes, under a
+progress bar. Which instances are skipped and
 why (`skip`) is decided here, before any request. Not here: the stage's files and stats
 (`verify`), the programs (`verify_programs`), the prompt (`verify_tests`).
 """
@@ -54,13 +55,18 @@ def check_all(
 def _results(
     pending: Sequence[tuple[Example, bool]], cfg: Config, llm: Any, pool: Any, size: int
 ) -> Iterator[Execution]:
-    """Chunk by chunk: one batch of test requests, then the chunk's programs in the pool."""
+    """Chunk by chunk: one batch of test requests, then the chunk's programs in the pool. The
+    next chunk's requests go out while the pool runs this chunk's programs (the writer's
+    latency and the sandbox overlap); the results come out as they finish."""
+    running: list[Any] = []
     for chunk in _chunks(pending, size):
-        tests = _tests_for(chunk, cfg, llm)
-        futures = [pool.submit(_check_one, ex, acc, t, cfg)
-                   for (ex, acc), t in zip(chunk, tests, strict=True)]  # fmt: skip
-        for future in as_completed(futures):
+        tests = _tests_for(chunk, cfg, llm)  # on this thread: the client and its cache live here
+        for future in as_completed(running):
             yield future.result()
+        running = [pool.submit(_check_one, ex, acc, t, cfg)
+                   for (ex, acc), t in zip(chunk, tests, strict=True)]  # fmt: skip
+    for future in as_completed(running):
+        yield future.result()
 
 
 def _needs_writer(ex: Example, cfg: Config) -> bool:

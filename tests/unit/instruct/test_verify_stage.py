@@ -76,7 +76,8 @@ def judged(root: Path, cases: list[tuple[Example, bool]]) -> dict[str, StageDir]
 
 def section(url: str, **over: Any) -> verify.Config:
     data = {"enabled": True, "allow_code_execution": True, "languages": ["python"],
-            "llm": {"base_url": url, "model": "M", "max_retries": 0}, **over}  # fmt: skip
+            "workers": 2, "llm": {"base_url": url, "model": "M", "max_retries": 0,
+                                  "concurrency": 1}, **over}  # chunks of 4: several  # fmt: skip
     return build(verify.Config, data, where="verify")
 
 
