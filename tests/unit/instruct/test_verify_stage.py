@@ -75,9 +75,10 @@ def judged(root: Path, cases: list[tuple[Example, bool]]) -> dict[str, StageDir]
 
 
 def section(url: str, **over: Any) -> verify.Config:
+    # chunks of 2 * max(workers, concurrency) = 4 instances: the tests cross several
     data = {"enabled": True, "allow_code_execution": True, "languages": ["python"],
             "workers": 2, "llm": {"base_url": url, "model": "M", "max_retries": 0,
-                                  "concurrency": 1}, **over}  # chunks of 4: several  # fmt: skip
+                                  "concurrency": 1}, **over}  # fmt: skip
     return build(verify.Config, data, where="verify")
 
 
