@@ -18,13 +18,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wavecoder.evals.generate import GenerateOptions
 from wavecoder.evals.provenance import generated_by, generation_record, llm_counts, write_generation
 from wavecoder.evals.sandbox import SandboxMode, namespaces_available
 from wavecoder.evals.score import ScoreOptions
 from wavecoder.evals.types import Completion, Problem
+
+if TYPE_CHECKING:
+    from wavecoder.evals.score_spread import Spread
 
 log = logging.getLogger(__name__)
 DEFAULT_GENERATE = GenerateOptions()
@@ -53,8 +56,10 @@ def evaluate(
     descriptions: Path | None = None,
     progress: bool = True,
     allow_partial: bool = False,
+    spread: Spread | None = None,
 ) -> dict[str, Any]:
-    """Generate (unless `samples`), then score (when `score`); the summary dict.
+    """Generate (unless `samples`), then score (when `score`); the summary dict. With `spread`
+    (an executor's map) the programs run on its workers' sandboxes (`score_spread.py`).
 
     The summary records `gen.prompt_format`; for a given samples file it records it only when
     `gen` was passed explicitly (otherwise the format is unknown and recorded as ""). A samples
@@ -97,7 +102,8 @@ def evaluate(
         )  # fmt: skip
     if score is None:
         return {"benchmark": bench.name, "samples": len(completions), "scored": False, **info}
-    return _score(bench, problems, path, completions, score, out, fmt, samples, info, progress)
+    return _score(bench, problems, path, completions, score, out, fmt, samples, info, progress,
+                  spread)  # fmt: skip
 
 
 def load_benchmark(name: str, data: Path | None) -> tuple[Any, list[Problem], Path]:
@@ -224,6 +230,7 @@ def _score(
     samples: Path,
     info: dict[str, Any],
     progress: bool,
+    spread: Spread | None = None,
 ) -> dict[str, Any]:
     from wavecoder.evals import runners
     from wavecoder.evals.benchmarks import sha256
@@ -256,6 +263,7 @@ def _score(
             dataset_sha256=digest,
             done=results.done,
             on_outcome=results.append,
+            spread=spread,
         )
     finally:
         results.close()

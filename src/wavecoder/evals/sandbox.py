@@ -204,6 +204,13 @@ class _Report:
                 "fallback_stall_s": round(self.stall_s, 3),
             }
 
+    def merge(self, snapshot: dict[str, Any]) -> None:
+        """Add another process's counts (a worker's, in a spread scoring run)."""
+        with self._lock:
+            self.paths.update(snapshot["steps_by_path"])
+            self.fallbacks.update(snapshot["fallback_steps"])
+            self.stall_s += float(snapshot["fallback_stall_s"])
+
     def reset(self) -> None:
         with self._lock:
             self.paths.clear()

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wavecoder.evals import runners, sandbox
 from wavecoder.evals.benchmarks import Benchmark
@@ -31,6 +31,9 @@ from wavecoder.evals.passk import aggregate, count_passes
 from wavecoder.evals.sandbox import SandboxMode
 from wavecoder.evals.toolchains import ToolchainMissing, find
 from wavecoder.evals.types import Completion, Outcome, Problem
+
+if TYPE_CHECKING:
+    from wavecoder.evals.score_spread import Spread
 
 DEFAULT_KS = (1, 10, 100)
 _GO_PACKAGE = re.compile(r"^package \w+[ \t]*$", re.M)
@@ -54,9 +57,12 @@ def score_completions(
     dataset_sha256: str = "",
     done: Mapping[tuple[str, int], Outcome] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    spread: Spread | None = None,
 ) -> list[Outcome]:
     """One outcome per completion, in order. `done` holds outcomes of an interrupted run (run
-    again: only a timeout not yet retried); `on_outcome` sees each new one as it finishes."""
+    again: only a timeout not yet retried); `on_outcome` sees each new one as it finishes.
+    With `spread` (an executor's map, workers, chunk size) the programs run on the workers'
+    sandboxes (`score_spread.py`), with the same verdicts."""
     by_id = {p.task_id: p for p in problems}
     unknown = sorted({c.task_id for c in completions} - set(by_id))
     if unknown:
@@ -71,16 +77,35 @@ def score_completions(
     todo = [
         i for i, o in enumerate(outcomes) if o is None or (o.status == "timeout" and not o.retried)
     ]
-    if todo:
-        one = _runner(bench, by_id, [completions[i] for i in todo], opts, dataset_sha256, workers)
-        _run_parallel(one, completions, todo, outcomes, workers, progress, on_outcome)
-        for i in todo:  # retry timeouts once, serially (no load from others)
-            if outcomes[i] is not None and outcomes[i].status == "timeout":  # type: ignore[union-attr]
-                again = replace(one(completions[i]), retried=True)
-                outcomes[i] = again
-                if on_outcome is not None:
-                    on_outcome(again)
+    if todo and spread is not None:
+        from wavecoder.evals.score_spread import spread_scores
+
+        spread_scores(spread, bench, by_id, completions, todo, outcomes, opts, dataset_sha256,
+                      progress=progress, on_outcome=on_outcome)  # fmt: skip
+    elif todo:
+        one = runner(bench, by_id, [completions[i] for i in todo], opts, dataset_sha256, workers)
+        run_todo(one, completions, todo, outcomes, workers, progress, on_outcome)
     return [o for o in outcomes if o is not None]
+
+
+def run_todo(
+    one: Callable[[Completion], Outcome],
+    completions: Sequence[Completion],
+    todo: list[int],
+    outcomes: list[Outcome | None],
+    workers: int,
+    progress: Callable[[Iterable[Outcome], int], Iterable[Outcome]] | None,
+    on_outcome: Callable[[Outcome], None] | None,
+) -> None:
+    """Run `completions[i]` for i in `todo` in parallel, then each timeout once more, serially
+    (no load from others), into `outcomes[i]`."""
+    _run_parallel(one, completions, todo, outcomes, workers, progress, on_outcome)
+    for i in todo:
+        if outcomes[i] is not None and outcomes[i].status == "timeout":  # type: ignore[union-attr]
+            again = replace(one(completions[i]), retried=True)
+            outcomes[i] = again
+            if on_outcome is not None:
+                on_outcome(again)
 
 
 def _run_parallel(
@@ -110,7 +135,7 @@ def _run_parallel(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _runner(
+def runner(
     bench: Benchmark,
     by_id: dict[str, Problem],
     completions: Sequence[Completion],

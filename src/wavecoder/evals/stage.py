@@ -112,7 +112,9 @@ def model_config(cfg: Config, train_dir: Path) -> LLMConfig:
     raise ConfigError(f"{train_dir}: the train stage saved neither model/ nor adapter/")
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: Any, *, map_fn: Any = None, workers: int = 1) -> dict[str, Any]:
+    """Generate and score each benchmark; with `map_fn` (an executor's map) the programs run on
+    `workers` workers' sandboxes (`score_spread.py`); generation stays on this machine."""
     from wavecoder.evals.api import evaluate
     from wavecoder.evals.generate import GenerateOptions
     from wavecoder.evals.score import ScoreOptions
@@ -128,6 +130,11 @@ def run(ctx: Any) -> dict[str, Any]:
         samples_per_description=cfg.samples_per_description,
     )
     score = ScoreOptions(timeout_s=cfg.timeout_s, workers=cfg.workers, mode=cfg.sandbox, ks=cfg.ks)
+    spread = None
+    if map_fn is not None:
+        from wavecoder.evals.score_spread import Spread
+
+        spread = Spread(map_fn, workers)
     llm_cfg = model_config(cfg, ctx.inputs["train"].path)
     stats: dict[str, Any] = {"model": llm_cfg.model, "adapter": llm_cfg.adapter or None}
     with contextlib.ExitStack() as stack:
@@ -146,6 +153,7 @@ def run(ctx: Any) -> dict[str, Any]:
                     score=score,
                     limit=cfg.limit,
                     progress=not ctx.quiet,
+                    spread=spread,
                 )
             summary = json.loads(summary_path.read_text(encoding="utf-8"))
             stats.update({f"{name}.{k}": v for k, v in summary.items() if k.startswith("pass@")})

@@ -63,8 +63,9 @@ class Config:
             raise ValueError("need rounds >= 1 and few_shot_* >= 0")
 
 
-def run(ctx: Any) -> dict[str, Any]:
-    """The generator alone (no judge, so no feedback): one round from the seed pools."""
+def run(ctx: Any, *, map_fn: Any = None, workers: int = 1) -> dict[str, Any]:
+    """The generator alone (no judge, so no feedback): one round from the seed pools. With
+    `map_fn` (an executor's map), the units run on `workers` workers (`distributed.py`)."""
     from wavecoder.instruct.stage import run_loop
 
     if ctx.cfg.rounds != 1:
@@ -73,14 +74,17 @@ def run(ctx: Any) -> dict[str, Any]:
             "generate alone needs generate.rounds=1 (or run generate and judge together: "
             "wavecoder run CONFIG)"
         )
-    stats, _ = run_loop(ctx, None)
+    stats, _ = run_loop(ctx, None, map_fn=map_fn, workers=workers)
     return stats
 
 
-def run_pair(ctx: Any, judge_ctx: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def run_pair(
+    ctx: Any, judge_ctx: Any, *, map_fn: Any = None, workers: int = 1
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both stages round by round; `map_fn`/`workers` spread each round (`distributed.py`)."""
     from wavecoder.instruct.stage import run_loop
 
-    gen, judge = run_loop(ctx, judge_ctx)
+    gen, judge = run_loop(ctx, judge_ctx, map_fn=map_fn, workers=workers)
     assert judge is not None
     return gen, judge
 

@@ -55,7 +55,8 @@ def defer(
     return None if teacher_configured(cfg.llm) else CONNECT.format(roles="judge")
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: Any, *, map_fn: Any = None, workers: int = 1) -> dict[str, Any]:
+    """Judge what has no verdict yet; `map_fn`/`workers` spread each round (`distributed.py`)."""
     from wavecoder.instruct.stage import run_judge_only
 
-    return run_judge_only(ctx)
+    return run_judge_only(ctx, map_fn=map_fn, workers=workers)

@@ -23,13 +23,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from wavecoder.instruct import render
+from wavecoder.instruct.looplogs import Logs
 from wavecoder.instruct.parsing import Case, ParseFailure, parse_case
-from wavecoder.instruct.pools import Pools, pool_case, pools_before
+from wavecoder.instruct.pools import Draws, Pools, pool_case, pools_before
 from wavecoder.instruct.prefilter import Rejection, prefilter
 from wavecoder.instruct.roles import Plan, RoleConfig, request, unit_of_example
 from wavecoder.instruct.task import Unit
@@ -37,9 +38,11 @@ from wavecoder.instruct.tasks import spec_for
 from wavecoder.instruct.verdict import ParsedVerdict, VerdictFailure, parse_verdict
 from wavecoder.llm.base import LLM, BudgetExceeded, Request, Response
 from wavecoder.records import Code, Example, Rejected, Verdict
-from wavecoder.store import AppendLog, StageDir
+from wavecoder.store import StageDir
 
 log = logging.getLogger(__name__)
+#: (round, its units, code id -> example generated earlier and not judged yet)
+Round = tuple[int, Iterator[Unit], dict[str, Example]]
 
 REASK = (
     "Your reply could not be used: {error}. Write it again: exactly one, in the format asked "
@@ -54,7 +57,7 @@ class Side:
     cfg: RoleConfig
     fmt: str  # output format of this role's replies: text | json | json_schema
     llm: LLM
-    out: StageDir
+    out: StageDir | None  # None on a worker of a distributed run (the driver writes)
     k_good: int
     k_bad: int
 
@@ -78,53 +81,67 @@ class Loop:
     def __init__(
         self,
         *,
-        plan: Plan,
+        plan: Plan | None,
         seed: int,
         gen: Side | None,
         judge: Side | None,
-        gen_out: StageDir,
+        gen_out: StageDir | None,
         repair_bugs: str,
         pool_cap: int,
         window: int,
+        logs: Logs | None = None,
     ) -> None:
         self.plan, self.seed, self.gen, self.judge = plan, seed, gen, judge
         self.repair_bugs = repair_bugs
         self.pool_cap, self.window = pool_cap, window
         self.counters = Counters()
         self.on_round: Any = None  # called after each round (the stage saves its usage)
-        self._round_pools = Pools(())
+        self._round_pools: Pools | Draws = Pools(())
         self.task_of: dict[str, str] = {}  # code id -> task (for per-task stats)
-        self.examples_log = gen_out.append_log("records", key="code_id")
-        self.gen_rejected = gen_out.append_log("rejected")
-        self.judge_logs: tuple[AppendLog, AppendLog, AppendLog] | None = None
-        if judge is not None:
-            self.judge_logs = (
-                judge.out.append_log("pool"),
-                judge.out.append_log("rejected"),
-                judge.out.append_log("records", key="example_id"),
-            )
+        if logs is None:
+            assert gen_out is not None
+            logs = Logs.open(gen_out, judge.out if judge is not None else None)
+        self.logs = logs
+        self.examples_log, self.gen_rejected = logs.examples, logs.rejected
+        self.judge_logs = logs.judge
 
     def close(self) -> None:
-        for lg in (self.examples_log, self.gen_rejected, *(self.judge_logs or ())):
+        for lg in self.logs.all():
             lg.close()
 
     # -- rounds ------------------------------------------------------------------------------
     async def run(self) -> None:
-        for r in range(self.plan.settings.rounds):
-            self._round_pools = pools_before(self._pool_path(), r, cap=self.pool_cap)
-            pending = self._pending_verdicts(r)
-            units = (u for u in self.plan.units(r) if self._note(u))
+        for r, units, pending in self.rounds():
             await self._round(r, units, pending)
 
     async def run_judge_only(self, dedup: StageDir) -> None:
         """Judge every logged example that has no verdict yet (the judge stage on its own)."""
-        rounds = sorted({ex.round for ex in self.examples_log_records()})
-        for r in rounds:
+        for r, units, pending in self.judge_rounds(dedup):
+            await self._round(r, units, pending)
+
+    def rounds(self) -> Iterator[Round]:
+        """Each round's units and the verdicts it owes; its pools are read when it is reached,
+        so after the previous round is written."""
+        assert self.plan is not None
+        for r in range(self.plan.settings.rounds):
+            self._round_pools = pools_before(self._pool_path(), r, cap=self.pool_cap)
+            pending = self._pending_verdicts(r)
+            yield r, (u for u in self.plan.units(r) if self._note(u)), pending
+
+    def judge_rounds(self, dedup: StageDir) -> Iterator[Round]:
+        """The rounds of the logged examples that have no verdict yet."""
+        for r in sorted({ex.round for ex in self.examples_log_records()}):
             self._round_pools = pools_before(self._pool_path(), r, cap=self.pool_cap)
             pending = self._pending_verdicts(r)
             codes = _codes(dedup, {ex.code_id for ex in pending.values()})
-            units = (unit_of_example(ex, codes[cid]) for cid, ex in pending.items())
-            await self._round(r, units, pending)
+            yield r, (unit_of_example(ex, codes[cid]) for cid, ex in pending.items()), pending
+
+    async def run_units(
+        self, r: int, pools: Pools | Draws, units: Iterable[Unit], pending: dict[str, Example]
+    ) -> None:
+        """One round's units against a given pool snapshot (a worker of a distributed run)."""
+        self._round_pools = pools
+        await self._round(r, (u for u in units if self._note(u)), pending)
 
     def _note(self, unit: Unit) -> bool:
         self.task_of[unit.code.id] = unit.task
@@ -179,7 +196,7 @@ class Loop:
         from wavecoder.store import read_jsonl
 
         path = self.examples_log.path
-        if not path.exists():
+        if path is None or not path.exists():
             return
         for _, obj in read_jsonl(path):
             yield Example.from_dict(obj)

@@ -8,8 +8,9 @@ repeated line). Work goes in rounds: round r samples from `pools_before(r)`, the
 cases of rounds < r, so what a prompt holds never depends on the order replies arrive in.
 Each draw is keyed by (seed, code id, task, round, role), so a rerun draws the same cases.
 A pool keeps its `cap` most recent cases (by round, then id): memory stays flat however large
-the run, and later rounds learn from recent mistakes. Not here: rendering cases into prompts
-(`render.py`).
+the run, and later rounds learn from recent mistakes. `Draws` holds the draws of known keys,
+made beforehand (what a worker of a distributed run gets instead of the pools). Not here:
+rendering cases into prompts (`render.py`).
 """
 
 from __future__ import annotations
@@ -116,6 +117,39 @@ class Pools:
             return []
         rng = random.Random(stable_hash("pool", seed, code_id, task, round, role, good))
         return rng.sample(pool, min(k, len(pool)))
+
+
+DrawKey = tuple[str, bool, str, str, int]  # task, good, role, code id, round
+
+
+class Draws:
+    """What `Pools.sample` returns for known keys, drawn beforehand: all a worker of a
+    distributed run needs of the pools (a few cases per unit instead of every pool)."""
+
+    def __init__(self, draws: dict[DrawKey, list[PoolCase]]) -> None:
+        self._draws = draws
+
+    def sample(
+        self, task: Task, good: bool, k: int, *, seed: int, code_id: str, round: int, role: str
+    ) -> list[PoolCase]:
+        try:
+            return list(self._draws[(task, good, role, code_id, round)])
+        except KeyError:
+            raise KeyError(f"no pool draw for {role} of code {code_id} (round {round})") from None
+
+
+def draws_for(
+    pools: Pools, units: Iterable[Any], *, seed: int, ks: dict[str, tuple[int, int]]
+) -> Draws:
+    """The draws of every unit for every role in `ks` (role -> (k good, k bad))."""
+    out: dict[DrawKey, list[PoolCase]] = {}
+    for unit in units:
+        for role, (k_good, k_bad) in ks.items():
+            for good, k in ((True, k_good), (False, k_bad)):
+                key = (unit.task, good, role, unit.code.id, unit.round)
+                out[key] = pools.sample(unit.task, good, k, seed=seed, code_id=unit.code.id,
+                                        round=unit.round, role=role)  # fmt: skip
+    return Draws(out)
 
 
 def pool_case(

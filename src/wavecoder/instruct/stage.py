@@ -13,9 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from wavecoder.instruct.distributed import DistributedLoop
 from wavecoder.instruct.loop import Loop, Side
+
+if TYPE_CHECKING:
+    from wavecoder.instruct.distributed import MapFn
 from wavecoder.instruct.roles import Plan, PlanSettings
 from wavecoder.llm.accounting import resolve_price
 from wavecoder.llm.base import LLM, LLMConfig, build_llm
@@ -41,28 +45,41 @@ def _side(cfg: Any, llm: LLM, out: StageDir) -> Side:
     return Side(cfg.llm, cfg.output_format, llm, out, cfg.few_shot_good, cfg.few_shot_bad)
 
 
-def run_loop(gen_ctx: Any, judge_ctx: Any | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def run_loop(
+    gen_ctx: Any, judge_ctx: Any | None, *, map_fn: MapFn | None = None, workers: int = 1
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Both stages in rounds; with `map_fn`, each round's units run on `workers` workers
+    (`distributed.py`); without, here, in this process."""
     gcfg = gen_ctx.cfg
-    plan = plan_for(gcfg, gen_ctx)
+    jcfg = judge_ctx.cfg if judge_ctx is not None else None
+    common = dict(plan=plan_for(gcfg, gen_ctx), seed=gen_ctx.seed, gen_out=gen_ctx.out,
+                  repair_bugs=gcfg.repair_bugs, pool_cap=jcfg.pool_max if jcfg else 1)  # fmt: skip
     with contextlib.ExitStack() as stack:
-        gllm = stack.enter_context(build_llm(gcfg.llm, role="generator"))
-        jllm = None
-        if judge_ctx is not None:
-            jllm = stack.enter_context(build_llm(judge_ctx.cfg.llm, role="judge"))
-        loop = Loop(
-            plan=plan, seed=gen_ctx.seed, gen=_side(gcfg, gllm, gen_ctx.out),
-            judge=_side(judge_ctx.cfg, jllm, judge_ctx.out) if judge_ctx and jllm else None,
-            gen_out=gen_ctx.out, repair_bugs=gcfg.repair_bugs,
-            pool_cap=judge_ctx.cfg.pool_max if judge_ctx is not None else 1,
-            # twice the slots of both roles: a queue in front of each, so neither idles while
-            # units are bunched in the other's phase; still bounded, whatever the coreset size
-            window=2 * (gcfg.llm.concurrency + (judge_ctx.cfg.llm.concurrency if judge_ctx else 0)),
-        )  # fmt: skip
-        books = [Usage(gllm, gcfg.llm, gen_ctx.out, "generator")]
-        if judge_ctx is not None:
-            books.append(Usage(jllm, judge_ctx.cfg.llm, judge_ctx.out, "judge"))
+        if map_fn is not None:
+            loop: Loop = _distributed(map_fn, workers, gcfg, judge_ctx, common)
+            assert isinstance(loop, DistributedLoop)
+            tallies = loop.tallies
+            books = [Usage(tallies["generator"], gcfg.llm, gen_ctx.out, "generator")]
+            if judge_ctx is not None:
+                books.append(Usage(tallies["judge"], judge_ctx.cfg.llm, judge_ctx.out, "judge"))
+        else:
+            gllm = stack.enter_context(build_llm(gcfg.llm, role="generator"))
+            jllm = stack.enter_context(build_llm(jcfg.llm, role="judge")) if jcfg else None
+            loop = Loop(
+                **common, gen=_side(gcfg, gllm, gen_ctx.out),  # type: ignore[arg-type]
+                judge=_side(jcfg, jllm, judge_ctx.out) if judge_ctx and jllm else None,
+                # twice the slots of both roles: a queue in front of each, so neither idles
+                # while units are bunched in the other's phase; bounded, whatever the coreset
+                window=2 * (gcfg.llm.concurrency + (jcfg.llm.concurrency if jcfg else 0)),
+            )  # fmt: skip
+            books = [Usage(gllm, gcfg.llm, gen_ctx.out, "generator")]
+            if judge_ctx is not None:
+                books.append(Usage(jllm, judge_ctx.cfg.llm, judge_ctx.out, "judge"))
         try:
-            _drive(loop, loop.run(), books)
+            if isinstance(loop, DistributedLoop):
+                _drive_rounds(loop, loop.rounds(), books)
+            else:
+                _drive(loop, loop.run(), books)
         finally:
             loop.close()
         gen_stats = generate_stats(gen_ctx.out, loop, books[0].total())
@@ -72,15 +89,40 @@ def run_loop(gen_ctx: Any, judge_ctx: Any | None) -> tuple[dict[str, Any], dict[
     return gen_stats, judge_stats
 
 
-def run_judge_only(ctx: Any) -> dict[str, Any]:
+def _distributed(
+    map_fn: MapFn, workers: int, gcfg: Any, judge_ctx: Any | None, common: dict[str, Any]
+) -> Loop:
+    from wavecoder.instruct.looplogs import Logs
+
+    logs = Logs.open(common["gen_out"], judge_ctx.out if judge_ctx is not None else None)
+    return DistributedLoop(map_fn=map_fn, workers=workers, gen_cfg=gcfg,
+                           judge_cfg=judge_ctx.cfg if judge_ctx is not None else None,
+                           window=1, logs=logs, **common)  # fmt: skip
+
+
+def run_judge_only(ctx: Any, *, map_fn: MapFn | None = None, workers: int = 1) -> dict[str, Any]:
     cfg = ctx.cfg
-    with build_llm(cfg.llm, role="judge") as jllm:
-        loop = Loop(plan=None, seed=ctx.seed, gen=None, judge=_side(cfg, jllm, ctx.out),  # type: ignore[arg-type]
-                    gen_out=ctx.inputs["generate"], repair_bugs=_repair_bugs(ctx),
-                    pool_cap=cfg.pool_max, window=2 * cfg.llm.concurrency)  # fmt: skip
-        book = Usage(jllm, cfg.llm, ctx.out, "judge")
+    common = dict(plan=None, seed=ctx.seed, gen_out=ctx.inputs["generate"],
+                  repair_bugs=_repair_bugs(ctx), pool_cap=cfg.pool_max)  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        if map_fn is not None:
+            from wavecoder.instruct.looplogs import Logs
+
+            logs = Logs.open(ctx.inputs["generate"], ctx.out)
+            spread = DistributedLoop(map_fn=map_fn, workers=workers, gen_cfg=None,
+                                     judge_cfg=cfg, window=1, logs=logs, **common)  # fmt: skip
+            book = Usage(spread.tallies["judge"], cfg.llm, ctx.out, "judge")
+            loop: Loop = spread
+        else:
+            jllm = stack.enter_context(build_llm(cfg.llm, role="judge"))
+            loop = Loop(**common, gen=None, judge=_side(cfg, jllm, ctx.out),  # type: ignore[arg-type]
+                        window=2 * cfg.llm.concurrency)  # fmt: skip
+            book = Usage(jllm, cfg.llm, ctx.out, "judge")
         try:
-            _drive(loop, loop.run_judge_only(ctx.inputs["dedup"]), [book])
+            if isinstance(loop, DistributedLoop):
+                _drive_rounds(loop, loop.judge_rounds(ctx.inputs["dedup"]), [book])
+            else:
+                _drive(loop, loop.run_judge_only(ctx.inputs["dedup"]), [book])
         finally:
             loop.close()
         return judge_stats_of(ctx.out, ctx.inputs["generate"], loop, book.total())
@@ -89,6 +131,20 @@ def run_judge_only(ctx: Any) -> dict[str, Any]:
 def _repair_bugs(ctx: Any) -> str:
     fp = ctx.inputs["generate"].read_json("fingerprint", sharded=False) or {}
     return str(fp.get("config", {}).get("generate", {}).get("repair_bugs", "inject"))
+
+
+def _drive_rounds(loop: DistributedLoop, rounds: Any, books: list[Usage]) -> None:
+    """Run a distributed loop's rounds; usage is saved after each round and at the end."""
+
+    def save() -> None:
+        for book in books:
+            book.save()
+
+    loop.on_round = save
+    try:
+        loop.drive(rounds)
+    finally:
+        save()
 
 
 def _drive(loop: Loop, coro: Any, books: list[Usage]) -> None:

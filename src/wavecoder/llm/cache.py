@@ -43,6 +43,32 @@ def default_cache_path() -> Path:
     return cache_dir() / "llm.sqlite"
 
 
+#: Filesystem types where sqlite's WAL (shared memory) and locks are unsafe across machines.
+NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "ceph", "glusterfs",
+              "beegfs", "9p", "fuse")  # fmt: skip
+
+
+def network_filesystem(path: Path, mounts: str | None = None) -> str | None:
+    """The type of the network filesystem `path` lies on (from /proc/mounts), else None."""
+    if mounts is None:
+        try:
+            mounts = Path("/proc/mounts").read_text(encoding="utf-8")
+        except OSError:
+            return None  # not Linux: nothing to tell
+    target = str(Path(path).resolve())
+    best, kind = "", ""
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) > len(best):
+            best, kind = point, fields[2]
+    base = kind.split(".", 1)[0]
+    return kind if base in NETWORK_FS else None
+
+
 def request_hash(backend: str, identity: str, request: Request) -> str:
     """A stable hex digest of everything that determines the reply."""
     blob = json.dumps(
