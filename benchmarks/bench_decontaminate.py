@@ -10,7 +10,8 @@ shared data folder). Measured in the same process:
   ours      build the n-gram index once, then the exact and n-gram levels in numpy batches
   baseline  the plain scan people write (Magicoder, SelfCodeAlign): for every instruction and
             every reference, `reference in instruction` on the same normalised strings
-  embedding optionally the embedding level too (`--embedder hashing|minilm`)
+  embedding optionally the embedding level too (`--embedder hashing|minilm`, on the first
+            `--embed-n` instructions), with the reference-embedding cache cold, then warm
 
 Time is wall-clock without tracing; peak memory is tracemalloc's peak (Python and numpy
 allocations) in a second, traced run of each method. Prints the seconds, instructions/s, the
@@ -34,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wavecoder.corpus.embedders import Backend
 from wavecoder.instruct.decontaminate_core import Config, Item, find_matches, first_match
 from wavecoder.instruct.decontaminate_refs import REFERENCE_SETS, Reference, load_references
 from wavecoder.instruct.decontaminate_text import comment_family, exact_key
@@ -48,6 +50,7 @@ TEMPLATES = (
     "Summarise this function in one sentence.",
     "Refactor this function for readability.",
 )
+EMBEDDERS: tuple[Backend, ...] = ("hashing", "minilm")
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "benchmarks"
 
 
@@ -138,7 +141,9 @@ def main() -> None:
     ap.add_argument("--baseline-n", type=int, default=0, help="0: all N")
     ap.add_argument("--planted", type=int, default=300)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--embedder", choices=("none", "hashing", "minilm"), default="none")
+    ap.add_argument("--embedder", choices=("none", *EMBEDDERS), default="none")
+    ap.add_argument("--embed-n", type=int, default=0, help="instructions for the embedding level")
+    ap.add_argument("--embed-only", action="store_true", help="only the embedding level")
     ap.add_argument("--no-memory", action="store_true", help="skip the traced runs")
     args = ap.parse_args()
     n = 5_000 if args.quick else args.n
@@ -146,6 +151,8 @@ def main() -> None:
     items = make_items(n, refs, min(args.planted, n // 10))
     cfg = Config(levels=("exact", "ngram"))
     print(f"{len(items):,} instructions x {len(refs):,} references ({t_refs:.1f} s to load)")
+    if args.embed_only:
+        return embedding_cost(items[: args.embed_n] if args.embed_n else items, refs, args.embedder)
 
     t_ours, scan = timed(lambda: find_matches(items, refs, cfg))
     base_items = items[: args.baseline_n] if args.baseline_n else items
@@ -166,16 +173,47 @@ def main() -> None:
     )
     print(f"ratio: ours is {t_base * scale / t_ours:.1f}x faster than the plain scan")
     if args.embedder != "none":
-        from wavecoder.corpus.embedders import EmbedderConfig
+        embedding_cost(items[: args.embed_n] if args.embed_n else items, refs, args.embedder)
 
-        ecfg = Config(levels=("embedding",), embedder=EmbedderConfig(backend=args.embedder))
-        t_emb, emb = timed(lambda: find_matches(items, refs, ecfg))
-        caught = {m.item_id for m in emb.matches}
-        fp = sum(1 for i in caught if i.startswith("clean"))
-        print(
-            f"embedding level ({args.embedder}): {t_emb:.1f} s, {len(items) / t_emb:,.0f} instr/s, "
-            f"planted caught {sum(i.startswith('planted') for i in caught)}, false positives {fp}"
-        )
+
+def embedding_cost(items: list[Item], refs: list[Reference], backend: Backend) -> None:
+    """The embedding level end to end, and the reference embeddings alone, with the reference
+    cache cold (an empty cache folder) and then warm (the entry the cold run wrote)."""
+    import os
+    import tempfile
+
+    from wavecoder.corpus.embedders import EmbedderConfig, load_embedder
+    from wavecoder.instruct.decontaminate_cache import reference_vectors
+
+    ecfg = Config(levels=("embedding",), embedder=EmbedderConfig(backend=backend, normalize=True))
+    ref_texts, item_texts = [r.solution for r in refs], [it.code_text for it in items]
+    print(f"\nembedding level ({backend}), {len(items):,} instructions x {len(refs):,} references")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["WAVECODER_CACHE_DIR"] = tmp
+        t_cold, cold = timed(lambda: find_matches(items, refs, ecfg))
+        t_warm, warm = timed(lambda: find_matches(items, refs, ecfg))
+        emb = load_embedder(ecfg.embedder)
+        t_rwarm, _ = timed(lambda: reference_vectors(emb, ecfg.embedder, ref_texts, item_texts))
+        size = sum(f.stat().st_size for f in Path(tmp).rglob("*.npz")) / 2**20
+    emb = load_embedder(ecfg.embedder)
+    t_rcold, _ = timed(
+        lambda: reference_vectors(emb, ecfg.embedder, ref_texts, item_texts, cache=False)
+    )
+    same = "the same" if cold.matches == warm.matches else "DIFFERENT"
+    caught = {m.item_id for m in cold.matches}
+    fp = sum(1 for i in caught if i.startswith("clean"))
+    planted = sum(i.startswith("planted") for i in caught)
+    print(f"{'':<40} {'cold s':>8} {'warm s':>8} {'ratio':>7}")
+    print(
+        f"{'whole level (load, refs, instances)':<40} {t_cold:8.1f} {t_warm:8.1f} "
+        f"{t_cold / t_warm:6.1f}x"
+    )
+    ref_part = "reference vectors" + (" + fit" if emb.needs_fit else "")
+    print(f"{ref_part:<40} {t_rcold:8.2f} {t_rwarm:8.2f} {t_rcold / t_rwarm:6.0f}x")
+    print(
+        f"cache entry {size:.1f} MiB; warm matches {same} as cold; "
+        f"{len(items) / t_warm:,.0f} instr/s warm; planted caught {planted}, false positives {fp}"
+    )
 
 
 def report(

@@ -3,7 +3,8 @@
 YAML front matter the hub reads (licence, tags, size category, and one `configs` entry per
 exported format, so `load_dataset(repo, "messages")` picks the right file and the three formats
 never mix), then Markdown: what the data is, counts by task and language, the teacher and judge
-models, the generate/judge/select settings as the run recorded them, acceptance rates, the
+models, acceptance rates, benchmark decontamination and leakage (`report_leakage`), the
+generate/judge/select settings as the run recorded them, the
 fields and their lineage, and a licence note built from the source code's licences. Not here:
 the report's plots and cost tables (`report`).
 """
@@ -13,13 +14,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from wavecoder.instruct.export_files import FILES, Format
 from wavecoder.instruct.export_rows import Funnel, Instance
 from wavecoder.instruct.report import Mix, rate, table
+
+if TYPE_CHECKING:
+    from wavecoder.instruct.report_leakage import Decontamination
 
 PAPER = "[WaveCoder](https://arxiv.org/abs/2312.14187)"
 
@@ -33,6 +37,7 @@ class CardInfo:
     formats: tuple[Format, ...] = ("alpaca", "messages", "parquet")
     settings: Mapping[str, Any] = field(default_factory=dict)  # stage -> its config section
     seed: int | None = None
+    decontamination: Decontamination | None = None  # the decontaminate stage's reports
 
 
 def size_category(n: int) -> str:
@@ -186,6 +191,10 @@ def render(funnel: Funnel, instances: Sequence[Instance], info: CardInfo) -> str
         f"({per} a snippet).",
         "",
     ]
+    if info.decontamination is not None:
+        from wavecoder.instruct.report_leakage import card_lines
+
+        lines += card_lines(info.decontamination)
     lines += ["## Settings", "", "```yaml"]
     settings = (
         {"seed": info.seed, **info.settings} if info.seed is not None else dict(info.settings)

@@ -10,7 +10,8 @@ reference set (`decontaminate_core`) and writes, in its folder:
                     that decided (benchmark, problem id, score, span), then how many more
     matches.jsonl   every match: id, benchmark, problem_id, split, level, score, span
     report.json     counts per level and benchmark, the resolved settings, every match
-    leakage.json, leakage.png   the leakage report (embedding level on, `leakage_report`)
+    leakage.json, leakage.png   the leakage report (embedding level on, `leakage_report`) of
+                    the instances kept (`action: drop`), with the figures before the drops
 
 Resuming: every file is written atomically and the runner writes `done.json` last, so a killed
 run leaves no file that passes for finished and the rerun starts over; the stage is minutes at
@@ -102,18 +103,27 @@ def write_outputs(
     rows = [m.to_dict() for m in scan.matches]
     write_jsonl_atomic(folder / "matches.jsonl", rows)
     if scan.nearest is not None and cfg.leakage_report:
-        write_leakage(folder, refs, items, scan)
+        write_leakage(folder, refs, items, scan, after_drops=cfg.action == "drop")
     write_json_atomic(folder / "report.json", {**summary, "config": to_data(cfg), "matches": rows})
     return summary
 
 
 def write_leakage(
-    folder: Path, refs: Sequence[Reference], items: Sequence[Item], scan: Scan
+    folder: Path,
+    refs: Sequence[Reference],
+    items: Sequence[Item],
+    scan: Scan,
+    *,
+    after_drops: bool = False,
 ) -> dict[str, Any]:
+    """leakage.json + leakage.png; `after_drops`: over the instances kept (the data that goes
+    on), else over every instance checked."""
     from wavecoder.instruct.leakage import leakage_report, plot_leakage
 
     assert scan.nearest is not None
-    report = leakage_report(refs, items, scan.nearest, embedder=scan.nearest.model)
+    report = leakage_report(
+        refs, items, scan.nearest, embedder=scan.nearest.model, after_drops=after_drops
+    )
     write_json_atomic(folder / "leakage.json", report)
     plot_leakage(report, folder / "leakage.png")
     return report

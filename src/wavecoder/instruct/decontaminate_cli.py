@@ -2,12 +2,13 @@
 
     wavecoder decontaminate -i DATA... -o OUTDIR [--benchmarks NAME...] [--reference FILE]
                             [--data DIR] [--action drop|flag] [--levels L...] [--report-only]
-                            [key=value ...]
+                            [--no-cache] [key=value ...]
 
 DATA is what `wavecoder train` reads (Alpaca, messages or prompt/completion records in .jsonl,
 .json or .parquet; `wavecoder.train.data`). OUTDIR gets `data.jsonl` (the kept records, in their
 own format), `rejected.jsonl`, `matches.jsonl`, `report.json` and, with the embedding level,
-`leakage.json` + `leakage.png`; `--report-only` writes only the leakage report. The same code
+`leakage.json` + `leakage.png`; `--report-only` writes only the leakage report. The reference
+embeddings are cached between runs (`decontaminate_cache`; `--no-cache` bypasses). The same code
 runs as the pipeline stage (`wavecoder.instruct.decontaminate`). Errors the user can fix print
 one line and exit 2.
 """
@@ -57,6 +58,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report-only", action="store_true", help="write only leakage.json and leakage.png"
     )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="embed the references again instead of reading them from the cache (and cache "
+        "nothing); the cache is <cache dir>/decontaminate/embeddings",
+    )
     parser.add_argument("--config", type=Path, help="take the decontaminate section of this YAML")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     parser.add_argument("overrides", nargs="*", metavar="key=value")
@@ -76,6 +83,8 @@ def resolve_config(args: argparse.Namespace) -> Config:
     data.update({k: v for k, v in flags.items() if v is not None})
     if args.report_only:
         data["levels"] = ["embedding"]
+    if args.no_cache:
+        data["cache"] = False
     keyed = [f"decontaminate.{o}" for o in args.overrides]
     data = apply_overrides({"decontaminate": data}, keyed)["decontaminate"]
     try:

@@ -51,6 +51,9 @@ class Config:
         default_factory=lambda: EmbedderConfig(backend="minilm", normalize=True)
     )
     batch_size: int = 2048  # items per n-gram batch and per similarity block
+    # reuse the references' embeddings across runs (`decontaminate_cache`); the vectors are the
+    # same either way, so the setting is outside the fingerprint
+    cache: bool = field(default=True, metadata={"fingerprint": False})
 
     def __post_init__(self) -> None:
         unknown = [lv for lv in self.levels if lv not in LEVELS]
@@ -112,13 +115,18 @@ class Match:
 @dataclass(frozen=True)
 class Nearest:
     """Embedding nearest neighbours both ways: per item its nearest reference and per
-    reference its nearest item (cosine; -1 where there was nothing to compare)."""
+    reference its nearest item (cosine; -1 where there was nothing to compare). With
+    `action: drop`, also per reference its nearest among the items `kept` (no match at any
+    level): what the data that leaves decontamination looks like."""
 
     item_sim: np.ndarray
     item_ref: np.ndarray
     ref_sim: np.ndarray
     ref_item: np.ndarray
     model: str
+    kept: np.ndarray | None = None  # bool per item
+    kept_ref_sim: np.ndarray | None = None
+    kept_ref_item: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,7 @@ def find_matches(
 ) -> Scan:
     """Every match of every item at the configured levels, ordered by item then level."""
     matches: list[Match] = []
+    order = {it.id: i for i, it in enumerate(items)}
     if {"exact", "ngram"} & set(cfg.levels):
         index = index or build_index(refs, cfg)
         for lo in range(0, len(items), cfg.batch_size):
@@ -156,9 +165,12 @@ def find_matches(
                 )
     nearest = None
     if "embedding" in cfg.levels:
-        nearest = embed_nearest(items, refs, cfg)
+        dropped = None
+        if cfg.action == "drop":
+            dropped = np.zeros(len(items), bool)
+            dropped[[order[m.item_id] for m in matches]] = True
+        nearest = embed_nearest(items, refs, cfg, dropped=dropped)
         matches.extend(embedding_matches(items, refs, nearest, cfg.embedding_threshold))
-    order = {it.id: i for i, it in enumerate(items)}
     matches.sort(key=lambda m: (order[m.item_id], LEVELS.index(m.level), -m.score))
     return Scan(matches, nearest)
 
@@ -169,34 +181,69 @@ def build_index(refs: Sequence[Reference], cfg: Config) -> NgramIndex:
     )
 
 
-def embed_nearest(items: Sequence[Item], refs: Sequence[Reference], cfg: Config) -> Nearest:
-    """Cosine nearest neighbours between the items' code and the reference solutions."""
+def embed_nearest(
+    items: Sequence[Item],
+    refs: Sequence[Reference],
+    cfg: Config,
+    *,
+    dropped: np.ndarray | None = None,
+) -> Nearest:
+    """Cosine nearest neighbours between the items' code and the reference solutions. With
+    `dropped` (items matched by the other levels), also each reference's nearest kept item:
+    not dropped and below `embedding_threshold`."""
     from wavecoder.corpus.embedders import load_embedder
+    from wavecoder.instruct.decontaminate_cache import reference_vectors
 
     embedder = load_embedder(cfg.embedder)
     ref_texts = [r.solution for r in refs]
     item_texts = [it.code_text for it in items]
-    if embedder.needs_fit:  # the hashing backend: one projection for both sides
-        embedder.fit(ref_texts + item_texts)
-    ref_vecs = _unit(embedder.encode(ref_texts).vectors)
+    # fits the hashing backend on both sides (one projection), or loads its fit from the cache
+    ref_vecs = _unit(
+        reference_vectors(embedder, cfg.embedder, ref_texts, item_texts, cache=cfg.cache)
+    )
     item_sim = np.full(len(items), -1.0, np.float32)
     item_ref = np.full(len(items), -1, np.int64)
-    ref_sim = np.full(len(refs), -1.0, np.float32)
-    ref_item = np.full(len(refs), -1, np.int64)
+    best = _Best(len(refs))
+    kept = None if dropped is None else ~np.asarray(dropped, bool)
+    kept_best = None if kept is None else _Best(len(refs))
     for lo in range(0, len(items), cfg.batch_size):
         vecs = _unit(embedder.encode(item_texts[lo : lo + cfg.batch_size]).vectors)
         if not len(refs) or not len(vecs):
             continue
         sims = vecs @ ref_vecs.T  # (batch, refs)
-        best = sims.argmax(axis=1)
-        item_ref[lo : lo + len(vecs)] = best
-        item_sim[lo : lo + len(vecs)] = sims[np.arange(len(vecs)), best]
+        top = sims.argmax(axis=1)
+        item_ref[lo : lo + len(vecs)] = top
+        item_sim[lo : lo + len(vecs)] = sims[np.arange(len(vecs)), top]
+        best.update(sims, lo)
+        if kept is not None and kept_best is not None:
+            part = kept[lo : lo + len(vecs)]
+            part &= item_sim[lo : lo + len(vecs)] < cfg.embedding_threshold
+            kept_best.update(np.where(part[:, None], sims, -np.inf), lo)
+    return Nearest(
+        item_sim,
+        item_ref,
+        best.sim,
+        best.item,
+        embedder.name,
+        kept,
+        None if kept_best is None else kept_best.sim,
+        None if kept_best is None else kept_best.item,
+    )
+
+
+class _Best:
+    """Per reference, the most similar item seen so far over batches of similarities."""
+
+    def __init__(self, n_refs: int) -> None:
+        self.sim = np.full(n_refs, -1.0, np.float32)
+        self.item = np.full(n_refs, -1, np.int64)
+
+    def update(self, sims: np.ndarray, offset: int) -> None:
         col = sims.argmax(axis=0)
-        col_sim = sims[col, np.arange(len(refs))]
-        better = col_sim > ref_sim
-        ref_sim[better] = col_sim[better]
-        ref_item[better] = col[better] + lo
-    return Nearest(item_sim, item_ref, ref_sim, ref_item, embedder.name)
+        col_sim = sims[col, np.arange(sims.shape[1])]
+        better = col_sim > self.sim
+        self.sim[better] = col_sim[better]
+        self.item[better] = col[better] + offset
 
 
 def _unit(vecs: np.ndarray) -> np.ndarray:

@@ -11,7 +11,8 @@ copies (`decontaminate`), and writes into its folder:
     data/alpaca.parquet  the Alpaca records as Parquet, with explicit features
     README.md            the dataset card (counts, models, settings, acceptance, licence)
     report/report.md     the funnel with every drop reason, mixes, acceptance by task and
-                         rule, lengths, tokens and cost, and its PNG plots
+                         rule, lengths, tokens and cost, decontamination and the leakage
+                         report (the paper's Figure 3), and its PNG plots
     rejected.jsonl       accepted examples export dropped (exact repeats, missing code)
     stats.json           the funnel's numbers (`funnel.*`, `dropped.<stage>.<reason>`), the
                          mix, tokens and cost (`llm.*`), the files written and `train_file`,
@@ -173,10 +174,18 @@ def run(ctx: Any) -> dict[str, Any]:
         agreement = verify.read_json("agreement", sharded=False)
         if verify_usage := (verify.read_json("stats") or {}).get("usage"):
             usage["verify"] = verify_usage  # the test writer's calls, when it asked for tests
+    decon = ctx.inputs["decontaminate"].path  # its report.json and leakage.json, for both
     if cfg.report:
-        write_report(out / "report", funnel=funnel, instances=instances, usage=usage,
-                     plots=cfg.plots, agreement=agreement)  # fmt: skip
-    write_card(out, funnel, instances, cfg, settings(ctx.inputs, cfg), ctx.seed)
+        write_report(
+            out / "report",
+            funnel=funnel,
+            instances=instances,
+            usage=usage,
+            plots=cfg.plots,
+            decontaminate=decon,
+            agreement=agreement,
+        )
+    write_card(out, funnel, instances, cfg, settings(ctx.inputs, cfg), ctx.seed, decon)
     funnel_data = {**funnel.to_stats(), **funnel.acceptance(), "usage": usage}
     if agreement is not None:
         funnel_data["agreement"] = agreement
@@ -205,11 +214,18 @@ def write_card(
     cfg: Config,
     upstream: dict[str, Any],
     seed: int,
+    decontaminate: Path | None = None,
 ) -> None:
     from wavecoder.instruct import card
+    from wavecoder.instruct.report_leakage import load
 
     info = card.CardInfo(
-        name=cfg.name, license=cfg.license, formats=cfg.formats, settings=upstream, seed=seed
+        name=cfg.name,
+        license=cfg.license,
+        formats=cfg.formats,
+        settings=upstream,
+        seed=seed,
+        decontamination=load(decontaminate),
     )
     with atomic_path(out / "README.md") as tmp:
         tmp.write_text(card.render(funnel, instances, info), encoding="utf-8")

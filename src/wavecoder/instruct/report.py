@@ -2,9 +2,10 @@
 
 `report.md` in the export folder's `report/` holds: the funnel with every drop reason, the task
 and language mix of the exported instances, the judge's acceptance by task and by rule, the
-judge against execution (when `verify` ran: `agreement.lines`), length statistics, and
-requests, tokens and cost per stage and per exported instance (from the `usage` block of the
-generate, judge and verify stats). Every figure comes from the same `Funnel` the
+judge against execution (when `verify` ran: `agreement.lines`), length statistics, requests,
+tokens and cost per stage and per exported instance (from the `usage` block of the generate,
+judge and verify stats), and decontamination with the leakage report (read from the
+decontaminate stage's files, `report_leakage`). Every figure comes from the same `Funnel` the
 export stage writes to its `stats.json`, so the two cannot disagree. Not here: the plots'
 drawing (`report_plots`), the dataset card (`card`).
 """
@@ -16,10 +17,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wavecoder.instruct.export_rows import Funnel, Instance, alpaca_input
 from wavecoder.store import atomic_path
+
+if TYPE_CHECKING:
+    from wavecoder.instruct.report_leakage import Decontamination
 
 USAGE_KEYS = ("requests", "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd")
 LLM_STAGES = ("generate", "judge")
@@ -154,6 +158,7 @@ def render(
     instances: Sequence[Instance],
     usage: Mapping[str, Mapping[str, Any] | None],
     plots: Sequence[str] = (),
+    decontamination: Decontamination | None = None,
     agreement: Mapping[str, Any] | None = None,
 ) -> str:
     """The report as Markdown; `plots` are PNG names beside it, shown where they belong;
@@ -192,8 +197,19 @@ def render(
     lines += ["## Requests, tokens and cost", ""]
     header = ("stage", "requests", "cache hits", "prompt tokens", "completion tokens", "cost")
     lines += table(header, usage_rows(usage, n))
-    lines += ["", "Cost is `-` where no price is configured for the model (docs/llm.md)."]
-    return "\n".join(lines) + "\n"
+    lines += ["", "Cost is `-` where no price is configured for the model (docs/llm.md).", ""]
+    lines += leakage_section(decontamination, plots)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def leakage_section(decon: Decontamination | None, plots: Sequence[str]) -> list[str]:
+    """Decontamination counts and the leakage report, from the decontaminate stage's files;
+    nothing when the report is rendered without them (`report_leakage`)."""
+    if decon is None:
+        return []
+    from wavecoder.instruct.report_leakage import section
+
+    return section(decon, plots)
 
 
 def _shares(counts: Counter[str], n: int) -> list[tuple[str, str, str]]:
@@ -211,16 +227,23 @@ def write_report(
     instances: Sequence[Instance],
     usage: Mapping[str, Mapping[str, Any] | None],
     plots: bool = True,
+    decontaminate: Path | None = None,
     agreement: Mapping[str, Any] | None = None,
 ) -> Path:
-    """`folder/report.md` and, with `plots`, its PNGs beside it; returns the report's path."""
+    """`folder/report.md` and, with `plots`, its PNGs beside it; returns the report's path.
+    `decontaminate`: that stage's folder, for the decontamination and leakage section."""
+    from wavecoder.instruct.report_leakage import copy_plot, load
+
     names: list[str] = []
+    decon = load(decontaminate)
     if plots:
         from wavecoder.instruct.report_plots import draw_all
 
         mix, lens = Mix.of(instances), lengths_by_task(instances)
         names = draw_all(folder, funnel=funnel, mix=mix, lens=lens)
+        names += copy_plot(decon, folder)
     path = folder / "report.md"
     with atomic_path(path) as tmp:
-        tmp.write_text(render(funnel, instances, usage, names, agreement), encoding="utf-8")
+        text = render(funnel, instances, usage, names, decon, agreement)
+        tmp.write_text(text, encoding="utf-8")
     return path

@@ -54,7 +54,11 @@ def test_demo_without_then_with_a_teacher(tmp_path: Path, teacher) -> None:  # t
     # the demo ends with the dataset, its card and its report
     export = run_dir / "export"
     assert (export / "done.json").exists() and (export / "README.md").is_file()
-    assert (export / "report" / "report.md").is_file()
+    report = (export / "report" / "report.md").read_text()
+    # with the leakage of the data decontaminate kept, from its files (the pipeline's path)
+    assert "## Benchmark decontamination and leakage" in report
+    assert "embedded with `hashing`" in report and "](leakage.png)" in report
+    assert (export / "report" / "leakage.png").is_file()
     rows = json.loads((export / "data" / "alpaca.json").read_text())
     clean = json.loads((run_dir / "decontaminate" / "stats.json").read_text())["out"]
     assert 0 < len(rows) <= clean and {"instruction", "input", "output"} <= set(rows[0])

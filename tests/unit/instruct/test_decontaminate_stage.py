@@ -257,3 +257,23 @@ def test_help_shows_the_examples() -> None:
         pytest.skip("no installed wavecoder executable")
     proc = _cli("--help", cwd=REPO)
     assert proc.returncode == 0 and "example" in proc.stdout and "--report-only" in proc.stdout
+
+
+def test_command_reuses_the_reference_embeddings_and_no_cache_bypasses(tmp_path: Path) -> None:
+    """The second --report-only reads the references' vectors from the cache (logged), with the
+    same report; --no-cache embeds them again and stores nothing."""
+    data = _alpaca(tmp_path)
+    small = ["embedder.backend=hashing", "embedder.dim=16", "embedder.n_features=4096"]
+    args = ["-i", str(data), "--data", str(require_benchmarks()), "--benchmarks", "humaneval"]
+    cache = Path(os.environ["WAVECODER_CACHE_DIR"]) / "decontaminate" / "embeddings"
+    logs, reports = [], []
+    for out, extra in (("a", []), ("b", []), ("c", ["--no-cache"])):
+        proc = _cli(*args, "-o", out, "--report-only", *extra, *small, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        logs.append(proc.stderr)
+        reports.append(json.loads((tmp_path / out / "leakage.json").read_text()))
+        assert len(list(cache.glob("*.npz"))) == 1  # one entry, written by the first run
+    assert "reference embeddings not cached: computed" in logs[0]
+    assert "164 reference embeddings from the cache" in logs[1]
+    assert "reference embeddings" not in logs[2]
+    assert reports[0] == reports[1] == reports[2]
