@@ -67,12 +67,16 @@ STAGE_EXAMPLES = {
     "dedup": "wavecoder dedup -i runs/tiny/filter -o out/dedup threshold=0.9",
     "embed": "wavecoder embed -i runs/tiny/dedup -o out/embed embedder.backend=hashing",
     "select": "wavecoder select -i runs/tiny/dedup runs/tiny/embed -o out/select budget=50",
-    # five inputs, in the order the stage reads them
+    # six inputs, in the order the stage reads them
     "export": "wavecoder export "
     + " ".join(
-        f"-i runs/tiny/{n}" for n in ("dedup", "select", "generate", "judge", "decontaminate")
+        f"-i runs/tiny/{n}"
+        for n in ("dedup", "select", "generate", "judge", "verify", "decontaminate")
     )
     + " -o out/export",
+    "verify": "wavecoder verify -i runs/tiny/generate -i runs/tiny/judge -o out/verify "
+    "enabled=true allow_code_execution=true languages=[python,javascript] "
+    "llm.base_url=http://localhost:8000/v1 llm.model=M",
     "generate": "wavecoder generate -i runs/tiny/select -i runs/tiny/dedup -o out/generate "
     "rounds=1 llm.base_url=http://localhost:8000/v1 llm.model=M",
     "judge": "wavecoder judge -i out/generate -i runs/tiny/dedup -o out/judge "

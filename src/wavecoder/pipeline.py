@@ -109,6 +109,12 @@ STAGES: tuple[StageSpec, ...] = (
         "check each case rule by rule with the LLM discriminator; feed the example pools",
     ),
     StageSpec(
+        "verify",
+        "wavecoder.instruct.verify",
+        "optional (verify.enabled): run each instance's code against unit tests in the "
+        "sandbox; drop or label failures; the judge against execution",
+    ),
+    StageSpec(
         "decontaminate",
         "wavecoder.instruct.decontaminate",
         "drop accepted instances that copy a benchmark solution (exact, n-gram, embedding)",

@@ -274,6 +274,8 @@ class Example(Record):
     client's `identity`), `prompt_version` the task prompt's version. `meta` holds task-specific
     facts as strings, e.g. for repair with an injected bug: `bug_kind`, `bug_line`, `bug_detail`,
     `buggy_code` (the input shown to the generator); the original code is the reference fix.
+    `meta["tests"]`, when present, holds unit tests the `verify` stage runs instead of asking
+    its test writer (code in the solution's language, docs/verify.md).
     """
 
     id: str
@@ -362,3 +364,49 @@ class Outcome(Record):
     @property
     def passed(self) -> bool:
         return self.status == "pass"
+
+
+# --- Execution-verified instruction data (the `verify` stage) --------------------------------
+
+VerifyStatus = Literal["pass", "fail", "timeout", "compile_error", "error", "skipped"]
+"""pass: the tests ran to their end (and, for repair, the buggy input failed them); fail: a test
+failed; timeout: past the deadline twice; compile_error: the program did not build (a Python or
+JavaScript SyntaxError included); error: the sandbox could not run it (infrastructure, never the
+instance's fault); skipped: not run, `Execution.reason` says why (prose, a language without a
+runner, no usable tests)."""
+
+
+@dataclass(frozen=True)
+class ProgramRun(Record):
+    """One program (code + tests) in the sandbox: its status, the step that decided (compile /
+    run, "" when it passed), the exit status and the ends of both output streams."""
+
+    status: VerifyStatus
+    step: str = ""
+    returncode: int | None = None
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Execution(Record):
+    """The execution check of one `Example`: its tests, the solution's run and, for repair, the
+    buggy input's run against the same tests. `status` is the instance's verdict; `reason` says
+    why it is not a pass (the status, `repair_buggy_passes`, `repair_fix_<status>`, or why it was
+    skipped). `accepted` is the judge's verdict the check ran with (the policy applies to accepted
+    instances only; rejected ones are run for the judge-vs-execution agreement). `tests_raw` is
+    the test writer's reply as received."""
+
+    example_id: str
+    task: Task
+    language: str
+    status: VerifyStatus
+    reason: str = ""
+    accepted: bool = True
+    tests: str = ""
+    tests_source: Literal["instance", "llm", ""] = ""
+    tests_raw: str = ""
+    tests_model: str = ""
+    solution: ProgramRun | None = None
+    buggy: ProgramRun | None = None

@@ -102,6 +102,8 @@ def status_rows(run_dir: Path) -> list[tuple[str, ...]]:
         elif state == "partial" and (sd.path / "failed.json").exists():
             state = "failed (see failed.json)"
         done = sd.read_json("done", sharded=False) or _shards_done(sd)
+        if state == "done" and (done.get("stats") or {}).get("enabled") is False:
+            state = f"off ({spec.name}.enabled: false)"  # an optional stage (verify)
         records = _output_count(sd, done)
         rejected = sd.count_records("rejected") if sd.path.exists() else 0
         rows.append(
@@ -206,6 +208,11 @@ def show_stage(run_dir: Path, stage: str, *, n: int = 5, rejected: bool = False)
 
         if show(sd, n):
             return
+    if stage == "verify" and not rejected:  # its executions, then the judge against them
+        from wavecoder.instruct.agreement import show_verify
+
+        show_verify(sd, n)
+        return
     name = "rejected" if rejected else "records"
     parts = sd.parts(name)
     if not parts:

@@ -109,3 +109,68 @@ class TeacherResponder:
         return "\n".join(
             ["- step 1:", *lines, f"- Overall answer: {overall}", "- reasons: checked"]
         )
+
+
+# --- the `verify` stage's test writer ----------------------------------------------------------
+
+_UNDER_TEST = re.compile(r"Code under test:\n```(\w+)\n(.*?)\n```", re.S)
+_NAME = re.compile(r"(?:def|function|func)\s+(\w+)|(?:static\s+)?\w+\s+(\w+)\s*\(")
+_JAVA_MAIN = "public class Main {{\n  public static void main(String[] args) {{\n    if ({cond}) "
+_JAVA_END = 'throw new AssertionError("wrong");\n  }\n}'
+_JS = "const assert = require('assert');\n"
+#: Tests for the snippets of tests/unit/instruct/conftest.py (and `add`), by language and name.
+KNOWN_TESTS: dict[tuple[str, str], str] = {
+    ("python", "add"): "assert add(2, 3) == 5\nassert add(-1, 1) == 0",
+    ("python", "clamp"): "assert clamp(5, 0, 3) == 3\nassert clamp(-1, 0, 3) == 0\n"
+    "assert clamp(2, 0, 3) == 2",
+    ("python", "total"): "assert total([1, 2, 3]) == 6\nassert total([]) == 0",
+    ("python", "is_even"): "assert is_even(4)\nassert not is_even(3)",
+    ("python", "first"): "assert first([7, 8], 0) == 7\nassert first([], 5) == 5",
+    ("javascript", "add"): _JS + "assert.strictEqual(add(2, 3), 5);",
+    ("javascript", "last"): _JS + "assert.strictEqual(last([1, 2]), 2);\n"
+    "assert.strictEqual(last([]), null);",
+    ("go", "Max"): "func TestMax(t *testing.T) {\n\tif Max(2, 3) != 3 || Max(3, 2) != 3 {\n"
+    '\t\tt.Fatalf("Max")\n\t}\n}',
+    ("go", "Sum"): "func TestSum(t *testing.T) {\n\tif Sum([]int{1, 2, 3}) != 6 {\n"
+    '\t\tt.Fatalf("Sum")\n\t}\n}',
+    ("java", "max"): _JAVA_MAIN.format(cond="Solution.max(2, 3) != 3") + _JAVA_END,
+    ("java", "isEmpty"): _JAVA_MAIN.format(cond='!new Solution().isEmpty("")') + _JAVA_END,
+}
+
+
+_FAILING = {
+    "python": "assert 0 == 1",
+    "javascript": "assert.strictEqual(0, 1);",
+    "go": 'func TestWrong(t *testing.T) {\n\tt.Fatalf("wrong")\n}',
+}
+
+
+class TestWriterResponder:
+    """Answers the `verify` stage's test prompts with `KNOWN_TESTS` for the code's first
+    function (a reply without code for any other: the stage skips it as "no tests"); for the
+    names in `wrong` (Python, JavaScript, Go), tests no code passes (one more check that
+    fails). Every other prompt goes to `fallback` (the scripted teacher). `calls` counts test
+    prompts."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, fallback: Any = None) -> None:
+        self.fallback = fallback
+        self.calls = 0
+        self.wrong: set[str] = set()
+
+    def __call__(self, body: dict[str, Any]) -> Reply:
+        messages = body.get("messages") or []
+        user = next((m["content"] for m in messages if m["role"] == "user"), "")
+        if "You are writing unit tests" not in user:
+            return self.fallback(body)
+        self.calls += 1
+        m = _UNDER_TEST.search(user)
+        if m is None:
+            return Reply.text("I cannot see the code.")
+        name = _NAME.search(m.group(2))
+        key = (m.group(1), next((g for g in name.groups() if g), "") if name else "")
+        tests = KNOWN_TESTS.get(key)
+        if tests and key[1] in self.wrong and key[0] in _FAILING:
+            tests += "\n" + _FAILING[key[0]]
+        return Reply.text(f"```{key[0]}\n{tests}\n```" if tests else "I cannot test this.")

@@ -158,6 +158,7 @@ def fast(argv: tuple[str, ...], ws: Path, url: str) -> list[str]:
             # part of a stage's fingerprint, so the template's finished run stays current)
             f"generate.llm.base_url={url}",
             f"judge.llm.base_url={url}",
+            f"verify.llm.base_url={url}",
         ]
     if command == ["decontaminate"] and "--data" not in out:
         out += ["--data", data]

@@ -220,9 +220,13 @@ def _rust() -> Toolchain:
 
 
 def _run_text(argv: list[str]) -> str:
-    return subprocess.run(
-        argv, capture_output=True, text=True, check=True, timeout=60
-    ).stdout.strip()
+    """A tool's output; a tool that is on PATH but cannot run (rustup's `rustc` with no
+    toolchain for this HOME) is a missing toolchain, not a crash."""
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+    if proc.returncode != 0:
+        why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[0]
+        raise ToolchainMissing(f"`{' '.join(argv)}` failed: {why}; {INSTALL_HINT}")
+    return proc.stdout.strip()
 
 
 def _rlibs(deps: Path) -> dict[str, Path]:

@@ -1,7 +1,8 @@
 """Stage `decontaminate`: drop (or flag) accepted instances that copy a benchmark solution.
 
-Sits between `judge` and `export`. Reads the `Example` records of `generate` whose `Verdict` in
-`judge` is accepted (the last verdict of an example counts), matches them against every
+Sits between `judge` (and `verify`) and `export`. Reads the `Example` records of `generate` whose
+`Verdict` in `judge` is accepted (the last verdict of an example counts) and that `verify` did not
+drop (its `rejected.jsonl`; empty when verify is off), matches them against every
 reference set (`decontaminate_core`) and writes, in its folder:
 
     records.jsonl   the clean `Example`s (with `action: flag`, every accepted one)
@@ -42,8 +43,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["INPUTS", "SHARDABLE", "VERSION", "Config", "preflight", "run"]
 
-VERSION = 1
-INPUTS = ("generate", "judge")
+VERSION = 2  # 2: reads verify's drops
+INPUTS = ("generate", "judge", "verify")
 SHARDABLE = False  # the leakage report needs every instance's nearest neighbours
 
 
@@ -60,10 +61,14 @@ def accepted_examples(ctx: Any) -> list[Example]:
     verdicts: dict[str, bool] = {}
     for v in ctx.inputs["judge"].read_records("records", Verdict):
         verdicts[v.example_id] = v.accepted
+    verify = ctx.inputs.get("verify")
+    failed = (
+        {r.id for r in verify.read_rejected()} if verify and verify.parts("rejected") else set()
+    )
     return [
         ex
         for ex in ctx.inputs["generate"].read_records("records", Example)
-        if verdicts.get(ex.id, False)
+        if verdicts.get(ex.id, False) and ex.id not in failed
     ]
 
 

@@ -2,7 +2,8 @@
 
 Reads the coreset (`select`), the raw code it points at (`dedup`, the stage `select` reads),
 the generator's `Example`s and rejections (`generate`) and the judge's `Verdict`s and rejections
-(`judge`), and writes into its folder:
+(`judge`), the execution check's drops and agreement (`verify`, when it ran) and the benchmark
+copies (`decontaminate`), and writes into its folder:
 
     data/alpaca.json     the paper's Alpaca records (instruction, input, output, id, task,
                          language, target_language, lineage) as one JSON array
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from wavecoder.config import ConfigError, to_data
 from wavecoder.instruct.export_files import FILES, Format
-from wavecoder.records import Code, Example, Rejected, Selected, Verdict
+from wavecoder.records import Code, Example, Execution, Rejected, Selected, Verdict
 from wavecoder.store import StageDir, atomic_path
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VERSION = 2  # 2: reads decontaminate's drops
-INPUTS: tuple[str, ...] = ("dedup", "select", "generate", "judge", "decontaminate")
+VERSION = 3  # 2: reads decontaminate's drops; 3: verify's
+INPUTS: tuple[str, ...] = ("dedup", "select", "generate", "judge", "verify", "decontaminate")
 SHARDABLE = False  # the funnel, the card and the exact-repeat check need every instance
 _PUBLISH = {"fingerprint": False}
 
@@ -104,7 +105,8 @@ def read_inputs(
     wanted = {s.code_id for s in selected}
     # dedup holds the whole corpus (a million snippets in the paper's run): keep only the picks
     codes = {c.id: c for c in inputs["dedup"].read_records("records", Code) if c.id in wanted}
-    gen, judge = inputs["generate"], inputs["judge"]
+    gen, judge, verify = inputs["generate"], inputs["judge"], inputs["verify"]
+    ran = _verify_ran(verify)
     return join(
         selected=selected,
         codes=codes,
@@ -112,9 +114,17 @@ def read_inputs(
         verdicts=judge.read_records("records", Verdict),
         generate_rejected=_rejected(gen),
         judge_rejected=_rejected(judge),
+        verified=_rejected(verify) if ran else None,
         decontaminated=_rejected(inputs["decontaminate"]),
+        executions={e.example_id: e for e in verify.read_records("records", Execution)}
+        if ran
+        else None,
         dedup=dedup,
     )
+
+
+def _verify_ran(sd: StageDir) -> bool:
+    return bool((sd.read_json("stats") or {}).get("enabled"))
 
 
 def _rejected(sd: StageDir) -> list[Rejected]:
@@ -159,6 +169,11 @@ def run(ctx: Any) -> dict[str, Any]:
     write_data(out, instances, cfg)
     ctx.out.write_rejected(dropped)
     usage = {s: (ctx.inputs[s].read_json("stats") or {}).get("usage") for s in LLM_STAGES}
+    verify, agreement = ctx.inputs["verify"], None
+    if _verify_ran(verify):
+        agreement = verify.read_json("agreement", sharded=False)
+        if verify_usage := (verify.read_json("stats") or {}).get("usage"):
+            usage["verify"] = verify_usage  # the test writer's calls, when it asked for tests
     decon = ctx.inputs["decontaminate"].path  # its report.json and leakage.json, for both
     if cfg.report:
         write_report(
@@ -168,9 +183,13 @@ def run(ctx: Any) -> dict[str, Any]:
             usage=usage,
             plots=cfg.plots,
             decontaminate=decon,
+            agreement=agreement,
         )
     write_card(out, funnel, instances, cfg, settings(ctx.inputs, cfg), ctx.seed, decon)
-    ctx.out.write_json("funnel", {**funnel.to_stats(), **funnel.acceptance(), "usage": usage})
+    funnel_data = {**funnel.to_stats(), **funnel.acceptance(), "usage": usage}
+    if agreement is not None:
+        funnel_data["agreement"] = agreement
+    ctx.out.write_json("funnel", funnel_data)
     result = stats(funnel, instances, cfg, usage)
     if cfg.hub_repo:
         result["hub"] = _push(out, cfg, ctx)

@@ -74,6 +74,7 @@ def features() -> Any:
                     "rules": List({"rule": text, "answer": text, "reason": text}),
                 },
                 "meta": Json(),
+                "execution": Json(),  # verify's status and reason, null when it did not run
             },
         }
     )

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wavecoder.records import Code, Example, Rejected, Selected, Verdict
+from wavecoder.records import Code, Example, Execution, Rejected, Selected, Verdict
 from wavecoder.train.formatting import alpaca_messages
 
 NOINPUT = "<noinput>"
@@ -28,6 +28,7 @@ class Instance:
     example: Example
     verdict: Verdict
     code: Code
+    execution: Execution | None = None  # the `verify` stage's check, when it ran
 
 
 @dataclass
@@ -45,12 +46,14 @@ class Funnel:
     examples: int = 0
     judged: int = 0
     accepted: int = 0
+    verified: int | None = None  # accepted and not dropped by `verify` (None: verify off)
     clean: int = 0  # accepted and not dropped as a benchmark copy by `decontaminate`
     exported: int = 0
     drops: dict[str, Counter[str]] = field(
         default_factory=lambda: {
             "generate": Counter(),
             "judge": Counter(),
+            "verify": Counter(),
             "decontaminate": Counter(),
             "export": Counter(),
         }
@@ -70,11 +73,13 @@ class Funnel:
 
     def steps(self) -> list[tuple[str, int, str]]:
         """(label, count, the stage whose drops are lost on the way to this step)."""
+        verify = [] if self.verified is None else [("passes its tests", self.verified, "verify")]
         return [
             ("selected code", self.selected, ""),
             ("code with an instance", self.with_example, "generate"),
             ("instances generated", self.examples, ""),
             ("accepted by the judge", self.accepted, "judge"),
+            *verify,
             ("not a benchmark copy", self.clean, "decontaminate"),
             ("exported", self.exported, "export"),
         ]
@@ -86,6 +91,7 @@ class Funnel:
             "funnel.examples": self.examples,
             "funnel.judged": self.judged,
             "funnel.accepted": self.accepted,
+            **({} if self.verified is None else {"funnel.verified": self.verified}),
             "funnel.clean": self.clean,
             "funnel.exported": self.exported,
         }
@@ -133,12 +139,16 @@ def join(
     verdicts: Iterable[Verdict],
     generate_rejected: Iterable[Rejected] = (),
     judge_rejected: Iterable[Rejected] = (),
+    verified: Iterable[Rejected] | None = None,
     decontaminated: Iterable[Rejected] = (),
+    executions: Mapping[str, Execution] | None = None,
     dedup: bool = True,
 ) -> tuple[list[Instance], list[Rejected], Funnel]:
     """The instances to export (coreset order, then round, then id), export's own drops, and
-    the funnel. Every selected code ends in an instance or a counted reason. `decontaminated`
-    are the accepted examples the `decontaminate` stage dropped as benchmark copies."""
+    the funnel. Every selected code ends in an instance or a counted reason. `verified` are the
+    accepted examples the `verify` stage dropped (None: verify did not run), `decontaminated`
+    those the `decontaminate` stage dropped as benchmark copies; `executions` the verify
+    stage's checks by example id (kept instances carry theirs: the label of `policy: label`)."""
     order = {s.code_id: s.rank for s in selected}
     by_code: dict[str, list[Example]] = {}
     outside = 0
@@ -151,7 +161,9 @@ def join(
     gen_reason = {r.id: r.reason for r in generate_rejected}
     judge_reason = {r.id: r.reason for r in judge_rejected}
     copy_reason = {r.id: r.reason for r in decontaminated}
-    funnel = Funnel(selected=len(order), with_example=len(by_code), not_selected=outside)
+    failed = {r.id: r.reason for r in verified or ()}
+    funnel = Funnel(selected=len(order), with_example=len(by_code), not_selected=outside,
+                    verified=None if verified is None else 0)  # fmt: skip
     for code_id in order:
         if code_id not in by_code:
             funnel.drops["generate"][gen_reason.get(code_id, "generate.no_record")] += 1
@@ -169,6 +181,11 @@ def join(
                 funnel.drops["judge"][judge_reason.get(ex.id) or verdict_reason(verdict)] += 1
                 continue
             funnel.accepted += 1
+            if ex.id in failed:
+                funnel.drops["verify"][failed[ex.id]] += 1
+                continue
+            if funnel.verified is not None:
+                funnel.verified += 1
             if ex.id in copy_reason:
                 funnel.drops["decontaminate"][copy_reason[ex.id]] += 1
                 continue
@@ -177,7 +194,7 @@ def join(
             if code is None:
                 dropped.append(Rejected(ex.id, "export", "export.missing_code", code_id))
                 continue
-            accepted.append(Instance(ex, verdict, code))
+            accepted.append(Instance(ex, verdict, code, (executions or {}).get(ex.id)))
     kept, dupes = dedup_instances(accepted) if dedup else (accepted, [])
     dropped += dupes
     for rej in dropped:
@@ -229,7 +246,15 @@ def lineage(inst: Instance) -> dict[str, Any]:
             "rules": [{"rule": r.rule, "answer": r.answer, "reason": r.reason} for r in v.rules],
         },
         "meta": dict(ex.meta),
+        "execution": _execution(inst.execution),
     }
+
+
+def _execution(run: Execution | None) -> dict[str, str] | None:
+    """The verify stage's verdict on an instance, for its lineage (None: verify did not run)."""
+    if run is None:
+        return None
+    return {"status": run.status, "reason": run.reason, "tests_source": run.tests_source}
 
 
 def _head(inst: Instance) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """The export report: from selected code to accepted instance, as Markdown with PNG plots.
 
 `report.md` in the export folder's `report/` holds: the funnel with every drop reason, the task
-and language mix of the exported instances, the judge's acceptance by task and by rule, length
-statistics, requests, tokens and cost per stage and per exported instance (from the `usage`
-block of the generate and judge stats), and decontamination with the leakage report (read from
-the decontaminate stage's files, `report_leakage`). Every figure comes from the same `Funnel` the
+and language mix of the exported instances, the judge's acceptance by task and by rule, the
+judge against execution (when `verify` ran: `agreement.lines`), length statistics, requests,
+tokens and cost per stage and per exported instance (from the `usage` block of the generate,
+judge and verify stats), and decontamination with the leakage report (read from the
+decontaminate stage's files, `report_leakage`). Every figure comes from the same `Funnel` the
 export stage writes to its `stats.json`, so the two cannot disagree. Not here: the plots'
 drawing (`report_plots`), the dataset card (`card`).
 """
@@ -95,7 +96,7 @@ def usage_rows(usage: Mapping[str, Mapping[str, Any] | None], exported: int) -> 
     rows: list[list[str]] = []
     total = dict.fromkeys(USAGE_KEYS[:4], 0)
     costs: list[float | None] = []
-    for stage in LLM_STAGES:
+    for stage in [*LLM_STAGES, *(s for s in usage if s not in LLM_STAGES)]:  # + verify's writer
         u = usage.get(stage) or {}
         costs.append(None if u.get("cost_usd") is None else float(u["cost_usd"]))
         for key in total:
@@ -158,8 +159,10 @@ def render(
     usage: Mapping[str, Mapping[str, Any] | None],
     plots: Sequence[str] = (),
     decontamination: Decontamination | None = None,
+    agreement: Mapping[str, Any] | None = None,
 ) -> str:
-    """The report as Markdown; `plots` are PNG names beside it, shown where they belong."""
+    """The report as Markdown; `plots` are PNG names beside it, shown where they belong;
+    `agreement`: the judge against execution (`verify`), when it ran."""
     mix = Mix.of(instances)
     n = len(instances)
     lines = ["# Instruction data report", ""]
@@ -182,6 +185,10 @@ def render(
     lines += ["", "By rule (an instance is accepted only when every rule says yes):", ""]
     lines += table(("task", "rule", "answered", "no", "yes rate"), by_rule)
     lines += ["", *_img("acceptance.png", plots)]
+    if agreement is not None:
+        from wavecoder.instruct.agreement import lines as agreement_lines
+
+        lines += agreement_lines(dict(agreement))
     lines += ["## Lengths (characters)", ""]
     lines += table(
         ("field", "min", "mean", "median", "p90", "max"), length_rows(lengths(instances))
@@ -221,6 +228,7 @@ def write_report(
     usage: Mapping[str, Mapping[str, Any] | None],
     plots: bool = True,
     decontaminate: Path | None = None,
+    agreement: Mapping[str, Any] | None = None,
 ) -> Path:
     """`folder/report.md` and, with `plots`, its PNGs beside it; returns the report's path.
     `decontaminate`: that stage's folder, for the decontamination and leakage section."""
@@ -236,5 +244,6 @@ def write_report(
         names += copy_plot(decon, folder)
     path = folder / "report.md"
     with atomic_path(path) as tmp:
-        tmp.write_text(render(funnel, instances, usage, names, decon), encoding="utf-8")
+        text = render(funnel, instances, usage, names, decon, agreement)
+        tmp.write_text(text, encoding="utf-8")
     return path

@@ -169,6 +169,7 @@ def build(root: Path) -> Built:
         {"in": 7, "out": 5, "usage": usage["judge"], "by_task": {}},
     )
     accepted = {v.example_id for v in verdicts if v.accepted}
+    _finish(store.stage("verify"), "verify", [], [], {"enabled": False})  # off, as by default
     _finish(
         store.stage("decontaminate"),
         "decontaminate",

@@ -299,7 +299,10 @@ def test_the_installed_command_exports_and_shows(tmp_path: Path) -> None:
     def wavecoder(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([exe, *args], capture_output=True, text=True, env=env, check=False)
 
-    ins = [f"-i{root / name}" for name in ("dedup", "select", "generate", "judge", "decontaminate")]
+    ins = [
+        f"-i{root / name}"
+        for name in ("dedup", "select", "generate", "judge", "verify", "decontaminate")
+    ]
     shown = wavecoder("show", str(root), "export", "-n", "3")
     assert shown.returncode == 0 and "export: no records" in shown.stdout  # not exported yet
     done = wavecoder("export", *ins, "-o", str(root / "export"), "plots=false")
@@ -310,7 +313,8 @@ def test_the_installed_command_exports_and_shows(tmp_path: Path) -> None:
     # the help's example is the command just run, with runs/tiny for the run directory
     assert (
         " ".join(
-            f"-i runs/tiny/{n}" for n in ("dedup", "select", "generate", "judge", "decontaminate")
+            f"-i runs/tiny/{n}"
+            for n in ("dedup", "select", "generate", "judge", "verify", "decontaminate")
         )
         in help_
     )

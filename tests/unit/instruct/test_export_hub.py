@@ -141,7 +141,9 @@ def test_a_push_without_a_token_or_with_a_bad_id_stops_before_any_work(
     monkeypatch.delenv("HF_TOKEN")
     built = build(tmp_path / "run")
     root = built.store.root
-    args = [f"-i{root / n}" for n in ("dedup", "select", "generate", "judge", "decontaminate")]
+    args = [
+        f"-i{root / n}" for n in ("dedup", "select", "generate", "judge", "verify", "decontaminate")
+    ]
     code = cli.main(["export", *args, "-o", str(tmp_path / "out"), "hub_repo=octo/x"])
     assert code == 2 and "HF_TOKEN is not set" in capsys.readouterr().err
     rc = pl.build_run_config({"run_dir": str(root), "export": {"hub_repo": "octo/x"}})
