@@ -104,6 +104,11 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tiny.write_text(yaml.safe_dump(config, sort_keys=False))
     proc = _run(["run", "configs/tiny.yaml", "-q"], ws)
     assert proc.returncode == 0, proc.stderr
+    # the benchmark solutions' MiniLM vectors into the workspace's cache once (minutes on 2
+    # cores), as a user's second decontaminate finds them: every page copies the cache
+    proc = _run(["decontaminate", "-i", "data.jsonl", "-o", "warm", "--data", str(BENCHMARKS)], ws)
+    assert proc.returncode == 0, proc.stderr
+    shutil.rmtree(ws / "warm")
     # CONFIG in a page: a user's experiment, with instruction data to train on
     experiment = tiny.read_text().replace("run_dir: runs/tiny", "run_dir: runs/experiment")
     experiment += "\ntrain:\n  data: [data.jsonl]\n  base_model: tiny_model\n  recipe: tiny-cpu\n"
