@@ -190,3 +190,45 @@ def test_wavecoder_run_starts_a_ray_of_its_own_without_an_address(
     assert proc.returncode == 0, proc.stderr
     assert RunStore(run_dir).stage("ingest").layout() == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_the_driver_shows_one_progress_bar_per_stage_across_shards(
+    faults: Path | None, tmp_path: Path
+) -> None:
+    """On a terminal the driver draws a bar per Ray stage that counts its finished shards."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import termios
+
+    from tests.helpers.executable import EXECUTABLE, env
+
+    if faults is None:
+        pytest.skip("joins the Ray this module starts (authentication off)")
+    address = ray.get_runtime_context().gcs_address
+    primary, secondary = pty.openpty()
+    # a terminal 120 columns wide (a fresh pty has 0, and tqdm then draws nothing)
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    argv = [
+        EXECUTABLE, "run", str(REPO / "configs" / "tiny.yaml"), "--executor", "ray",
+        "--address", address, "--to", "filter", "ray.shards=3", f"run_dir={tmp_path / 'run'}",
+        SMALL[0],
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, env=env(), stdin=subprocess.DEVNULL, stdout=secondary,
+                            stderr=secondary)  # fmt: skip
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=240) == 0
+    os.close(primary)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    for stage in ("ingest", "filter"):
+        assert f"{stage} (Ray)" in screen and "3/3" in screen.split(f"{stage} (Ray)", 1)[1]
