@@ -56,14 +56,9 @@ print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_max
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(latency)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http"):
-        proc.kill()
-        raise RuntimeError("the test server did not start")
-    return proc, url
+    from tests.helpers.openai_server import spawn
+
+    return spawn([sys.executable, "-c", SERVER, str(latency)], cwd=ROOT)
 
 
 def make_run(root: Path, n: int) -> Path:

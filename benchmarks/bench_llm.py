@@ -42,15 +42,10 @@ class Result:
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
+    from tests.helpers.openai_server import spawn
+
     cmd = [sys.executable, "-m", "tests.helpers.openai_server", "--latency", str(latency)]
-    cmd += ["--reply", "def add(a, b):\n    return a + b\n"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http"):
-        proc.kill()
-        raise RuntimeError("the test server did not start")
-    return proc, url
+    return spawn([*cmd, "--reply", "def add(a, b):\n    return a + b\n"], cwd=ROOT)
 
 
 def prompts(n: int) -> list[str]:

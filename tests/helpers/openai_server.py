@@ -312,6 +312,20 @@ class OpenAIServer:
         self.stop()
 
 
+def spawn(cmd: list[str], *, cwd: Any = None) -> tuple[Any, str]:
+    """Start a server process (`cmd` prints its URL on its first line, as `main` does): the
+    process and the URL. For the benchmark scripts, which measure it from outside."""
+    import subprocess
+
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http"):
+        proc.kill()
+        raise RuntimeError(f"the test server did not start: {cmd[:3]}")
+    return proc, url
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Scripted OpenAI-compatible test server.")
     parser.add_argument("--port", type=int, default=0)
